@@ -1,0 +1,107 @@
+/**
+ * One optimization step and one evaluation pass over a batch, written with
+ * explicit gradients so that frozen layers, frozen BatchNorm and PyTorch's
+ * optimizers behave as in PyTorch.
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs";
+import type { NamedVariable, TorchOptimizer } from "./optim.ts";
+
+/** A batch of preprocessed images (NHWC float32) and their labels. */
+export interface Batch {
+  x: Float32Array;
+  y: Int32Array;
+  size: number;
+  imgSize: number;
+}
+
+/** What a step or an evaluation pass returns for one batch. */
+export interface BatchResult {
+  /** Mean loss over the batch (weighted when class weights are given). */
+  loss: number;
+  /** Predicted class per image. */
+  predictions: Int32Array;
+}
+
+/**
+ * Softmax cross-entropy of `logits` against integer `labels`. With
+ * `classWeights` the mean is weighted, sum(w_i * nll_i) / sum(w_i), as
+ * PyTorch's `CrossEntropyLoss(weight=...)` computes it.
+ */
+export function crossEntropy(
+  logits: tf.Tensor2D,
+  labels: tf.Tensor1D,
+  classWeights?: tf.Tensor1D,
+): tf.Scalar {
+  return tf.tidy(() => {
+    const numClasses = logits.shape[1];
+    const logProbabilities = tf.logSoftmax(logits);
+    const nll = tf.neg(tf.sum(tf.mul(tf.oneHot(labels, numClasses), logProbabilities), -1));
+    if (!classWeights) return tf.mean(nll) as tf.Scalar;
+    const weights = tf.gather(classWeights, labels);
+    return tf.div(tf.sum(tf.mul(weights, nll)), tf.sum(weights)) as tf.Scalar;
+  });
+}
+
+function batchTensors(batch: Batch): { x: tf.Tensor4D; y: tf.Tensor1D } {
+  const { size, imgSize } = batch;
+  return {
+    x: tf.tensor4d(batch.x, [size, imgSize, imgSize, 3]),
+    y: tf.tensor1d(batch.y, "int32"),
+  };
+}
+
+/** Options for {@linkcode trainStep}. */
+export interface TrainStepOptions {
+  learningRate: number;
+  classWeights?: tf.Tensor1D;
+}
+
+/**
+ * Runs a forward pass in training mode, backpropagates the loss into
+ * `variables`, and applies `optimizer`. Reads results asynchronously, as the
+ * WebGPU backend requires.
+ */
+export async function trainStep(
+  model: tf.LayersModel,
+  step: { batch: Batch; variables: NamedVariable[]; optimizer: TorchOptimizer },
+  options: TrainStepOptions,
+): Promise<BatchResult> {
+  const { x, y } = batchTensors(step.batch);
+  let predictions: tf.Tensor | undefined;
+  const { value, grads } = tf.variableGrads(() => {
+    const logits = model.apply(x, { training: true }) as tf.Tensor2D;
+    predictions = tf.keep(tf.argMax(logits, -1));
+    return crossEntropy(logits, y, options.classWeights);
+  }, step.variables.map((v) => v.variable));
+  const byName: Record<string, tf.Tensor> = {};
+  for (const { name, variable } of step.variables) {
+    const grad = grads[variable.name];
+    if (grad) byName[name] = grad;
+  }
+  step.optimizer.apply(byName, options.learningRate);
+  const loss = (await value.data())[0];
+  const predicted = new Int32Array(await predictions!.data());
+  tf.dispose([x, y, value, predictions!, ...Object.values(grads)]);
+  return { loss, predictions: predicted };
+}
+
+/** Runs the model in inference mode on one batch and returns loss and predictions. */
+export async function evalBatch(
+  model: tf.LayersModel,
+  batch: Batch,
+  classWeights?: tf.Tensor1D,
+): Promise<BatchResult & { logits: Float32Array }> {
+  const { x, y } = batchTensors(batch);
+  const [logits, loss, predictions] = tf.tidy(() => {
+    const out = model.apply(x, { training: false }) as tf.Tensor2D;
+    return [out, crossEntropy(out, y, classWeights), tf.argMax(out, -1)];
+  });
+  const result = {
+    loss: (await loss.data())[0],
+    predictions: new Int32Array(await predictions.data()),
+    logits: new Float32Array(await logits.data()),
+  };
+  tf.dispose([x, y, logits, loss, predictions]);
+  return result;
+}
