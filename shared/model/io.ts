@@ -73,6 +73,8 @@ async function removeIfPresent(path: string): Promise<void> {
 export interface SaveModelOptions {
   /** Extra JSON files written into the folder, by file name. */
   extraFiles?: Record<string, unknown>;
+  /** Extra binary files written into the folder, by file name. */
+  extraBinaryFiles?: Record<string, Uint8Array>;
 }
 
 /**
@@ -98,6 +100,9 @@ export async function saveModelDir(
   );
   for (const [name, value] of Object.entries(options.extraFiles ?? {})) {
     await Deno.writeTextFile(join(staging, name), JSON.stringify(value, null, 2));
+  }
+  for (const [name, bytes] of Object.entries(options.extraBinaryFiles ?? {})) {
+    await Deno.writeFile(join(staging, name), bytes);
   }
   await removeIfPresent(previous);
   try {

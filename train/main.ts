@@ -1,0 +1,34 @@
+/**
+ * `deno task train`: trains a ResNet+CBAM classifier on an ImageFolder.
+ *
+ * @example
+ * ```sh
+ * deno task train --data ../shared/data/trashnet --split ../shared/data/trashnet-splits \
+ *   --model resnet18 --cbam stages --img-size 64 --epochs 1 --backend cpu --out runs/r18
+ * ```
+ * @module
+ */
+import { parseTrainArgs, resumeConfig } from "./config.ts";
+import { getLogger } from "../shared/log.ts";
+import { runTraining } from "./run.ts";
+import { EXIT_INTERRUPTED, interruptSignal, runCli } from "./cli.ts";
+
+if (import.meta.main) {
+  await runCli(async () => {
+    const parsed = parseTrainArgs(Deno.args);
+    let config = parsed.config;
+    if (config.resume) {
+      const resumed = await resumeConfig(config, parsed.explicit);
+      config = resumed.config;
+      if (resumed.ignored.length > 0) {
+        getLogger(["waste-vision", "train"]).warn(
+          "--resume keeps the saved settings; ignoring: {flags}",
+          { flags: resumed.ignored.join(", ") },
+        );
+      }
+    }
+    const command = ["deno task train", ...Deno.args].join(" ");
+    const outcome = await runTraining(config, { command, signal: interruptSignal() });
+    return outcome.status === "interrupted" ? EXIT_INTERRUPTED : 0;
+  });
+}
