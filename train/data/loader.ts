@@ -1,0 +1,168 @@
+/**
+ * The input pipeline between the dataset lists and the trainer: decoding every
+ * sample once, in parallel, into an in-memory cache, and preparing each batch
+ * while the previous one trains.
+ *
+ * @example
+ * ```ts
+ * import { BatchPrefetcher, decodeAll } from "./loader.ts";
+ * const { decoded, skipped } = await decodeAll(split.train, { pool, cacheMinSide: 73 });
+ * if (skipped.length > 0) console.warn(`Skipped ${skipped.length} unreadable files`);
+ * const batches = new BatchPrefetcher(order, { batchSize: 32, makeBatch });
+ * for await (const batch of batches) await trainOnBatch(batch.x, batch.y);
+ * ```
+ * @module
+ */
+import type { Sample } from "./image_folder.ts";
+
+export { type Batch, BatchPrefetcher, type BatchPrefetcherArgs } from "./prefetch.ts";
+
+/** A decoded image: 8-bit RGB, row-major, 3 bytes per pixel. */
+export interface RgbImage {
+  /** Width in pixels. */
+  width: number;
+  /** Height in pixels. */
+  height: number;
+  /** Pixel bytes, `width * height * 3` long. */
+  data: Uint8Array;
+}
+
+/**
+ * Decodes image files, usually a pool of decoder workers. It rejects with an
+ * error named `ImageDecodeError` for a file that is not a readable image.
+ */
+export interface ImageDecoder {
+  /** Decodes one encoded image file. */
+  decode(bytes: Uint8Array, options?: { maxPixels?: number }): Promise<RgbImage>;
+}
+
+/** A sample and its decoded, possibly downscaled, image. */
+export interface DecodedSample {
+  /** The sample the image was read from. */
+  sample: Sample;
+  /** The decoded image. */
+  image: RgbImage;
+}
+
+/** A file that {@linkcode decodeAll} could not read or decode. */
+export interface SkippedFile {
+  /** Path of the file. */
+  path: string;
+  /** Error message, prefixed by the decoder's error code when it has one. */
+  reason: string;
+}
+
+/** Options for {@linkcode decodeAll}. */
+export interface DecodeAllOptions {
+  /** Decoder that does the work, for example a worker pool. */
+  pool: ImageDecoder;
+  /**
+   * Shorter side in pixels that each image is reduced to before it is cached,
+   * keeping the aspect ratio. Smaller images are kept as they are. Default: no
+   * reduction.
+   */
+  cacheMinSide?: number;
+  /** Function that reduces an image to `cacheMinSide`; required when `cacheMinSide` is set. */
+  downscale?: (image: RgbImage, minSide: number) => RgbImage;
+  /** Maximum width x height that the decoder accepts, passed to `pool.decode`. Default: the decoder's. */
+  maxPixels?: number;
+  /**
+   * Maximum number of files being read or decoded at once. Default: twice
+   * `navigator.hardwareConcurrency`, so each decoder worker has a file queued
+   * while it decodes another.
+   */
+  concurrency?: number;
+  /** Called after each file, decoded or skipped, with the counts so far. */
+  onProgress?: (done: number, total: number) => void;
+}
+
+/** The result of {@linkcode decodeAll}. */
+export interface DecodeAllResult {
+  /** Decoded samples, in the order of the input. */
+  decoded: DecodedSample[];
+  /** Files that could not be read or decoded, in the order of the input. */
+  skipped: SkippedFile[];
+}
+
+/**
+ * Reads and decodes every sample's file, with at most `concurrency` files in
+ * flight. Files that cannot be read (missing, no permission) or decoded are
+ * skipped and returned, so the caller can report them in one warning.
+ *
+ * @throws {RangeError} for an invalid `cacheMinSide` or `concurrency`.
+ * @throws any other error from reading or decoding, such as a closed pool.
+ */
+export async function decodeAll(
+  samples: Sample[],
+  options: DecodeAllOptions,
+): Promise<DecodeAllResult> {
+  const { pool, cacheMinSide, downscale, maxPixels, onProgress } = options;
+  const concurrency = options.concurrency ?? 2 * navigator.hardwareConcurrency;
+  validateDecodeOptions(options, concurrency);
+
+  const results = new Array<DecodedSample | SkippedFile>(samples.length);
+  let next = 0;
+  let done = 0;
+  const runWorker = async () => {
+    while (next < samples.length) {
+      const index = next++;
+      const sample = samples[index];
+      results[index] = await decodeOne(sample, pool, maxPixels);
+      const result = results[index];
+      if ("image" in result && cacheMinSide !== undefined) {
+        result.image = downscale!(result.image, cacheMinSide);
+      }
+      onProgress?.(++done, samples.length);
+    }
+  };
+  const workerCount = Math.min(concurrency, samples.length);
+  await Promise.all(Array.from({ length: workerCount }, runWorker));
+
+  const decoded = results.filter((result): result is DecodedSample => "image" in result);
+  const skipped = results.filter((result): result is SkippedFile => "reason" in result);
+  return { decoded, skipped };
+}
+
+async function decodeOne(
+  sample: Sample,
+  pool: ImageDecoder,
+  maxPixels: number | undefined,
+): Promise<DecodedSample | SkippedFile> {
+  try {
+    const bytes = await Deno.readFile(sample.path);
+    const image = await pool.decode(bytes, maxPixels === undefined ? undefined : { maxPixels });
+    return { sample, image };
+  } catch (error) {
+    if (!isUnreadableFileError(error)) throw error;
+    const code = (error as { code?: unknown }).code;
+    const reason = typeof code === "string" ? `${code}: ${error.message}` : error.message;
+    return { path: sample.path, reason };
+  }
+}
+
+function isUnreadableFileError(error: unknown): error is Error {
+  return error instanceof Deno.errors.NotFound ||
+    error instanceof Deno.errors.PermissionDenied ||
+    error instanceof Deno.errors.IsADirectory ||
+    // Checked by name: errors thrown in a decoder worker reach this thread as copies.
+    (error instanceof Error && error.name === "ImageDecodeError");
+}
+
+function validateDecodeOptions(options: DecodeAllOptions, concurrency: number): void {
+  const { cacheMinSide, downscale } = options;
+  if (cacheMinSide !== undefined && !(Number.isInteger(cacheMinSide) && cacheMinSide > 0)) {
+    throw new RangeError(
+      `Invalid cacheMinSide ${cacheMinSide}: use a positive number of pixels, or leave it ` +
+        `out to cache images at full size.`,
+    );
+  }
+  if (cacheMinSide !== undefined && downscale === undefined) {
+    throw new RangeError(
+      `cacheMinSide is ${cacheMinSide} but no downscale function was given. Pass ` +
+        `downscale, or leave cacheMinSide out.`,
+    );
+  }
+  if (!(Number.isInteger(concurrency) && concurrency > 0)) {
+    throw new RangeError(`Invalid concurrency ${concurrency}: use a positive integer.`);
+  }
+}
