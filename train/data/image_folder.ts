@@ -90,7 +90,7 @@ export async function scanImageFolder(root: string): Promise<Dataset> {
   for (const [label, className] of classNames.entries()) {
     const files = await listFiles(join(root, className));
     const images = files.filter(isImageFile).sort(compareCodePoints);
-    ignored.push(...files.filter((file) => !isImageFile(file)));
+    ignored.push(...files.filter((file) => !isImageFile(file)).sort(compareCodePoints));
     if (images.length === 0) emptyClasses.push(className);
     for (const path of images) samples.push({ path, label, className });
   }

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
+import { configure, type LogRecord, reset } from "@logtape/logtape";
 import { DatasetError } from "../../../train/data/errors.ts";
 import {
   classMap,
@@ -80,6 +81,34 @@ Deno.test("scanImageFolder lists classes and images", async () => {
       );
     },
   );
+});
+
+Deno.test("scanImageFolder warns about ignored files", async () => {
+  const records: LogRecord[] = [];
+  await configure({
+    sinks: { capture: (record) => records.push(record) },
+    loggers: [
+      { category: ["waste-vision"], lowestLevel: "debug", sinks: ["capture"] },
+      { category: ["logtape", "meta"], lowestLevel: "warning", sinks: [] },
+    ],
+    reset: true,
+  });
+  try {
+    await withTree(
+      ["glass/g1.jpg", "glass/notes.txt", "paper/p1.png", "paper/scan.tiff", "paper/.DS_Store"],
+      async (root) => {
+        await scanImageFolder(root);
+      },
+    );
+  } finally {
+    await reset();
+  }
+
+  assert.equal(records.length, 1, "one warning for all ignored files");
+  assert.equal(records[0].level, "warning");
+  const message = records[0].message.map(String).join("");
+  assert.match(message, /^Ignored 2 file\(s\) without an image extension in /);
+  assert.match(message, /"glass\/notes\.txt", "paper\/scan\.tiff"$/);
 });
 
 Deno.test("scanImageFolder sorts by code point", async () => {
