@@ -1,0 +1,104 @@
+/**
+ * Types shared by the image decoders: the decoded {@linkcode RgbImage}, the
+ * {@linkcode ImageFormat} names, the {@linkcode ImageHeader} read without
+ * decoding pixels, and {@linkcode ImageDecodeError}, the one error class every
+ * decoder raises for bad input.
+ *
+ * @example
+ * ```ts
+ * import { ImageDecodeError } from "./types.ts";
+ * const error = new ImageDecodeError("empty_image", "The upload is empty (0 bytes).");
+ * console.log(error.code); // "empty_image"
+ * ```
+ * @module
+ */
+
+/**
+ * A decoded image: 8-bit RGB, interleaved (3 bytes per pixel, row-major, no
+ * padding), with EXIF orientation already applied and any transparency
+ * composited over white.
+ */
+export interface RgbImage {
+  /** Width in pixels. */
+  width: number;
+  /** Height in pixels. */
+  height: number;
+  /** `width * height * 3` bytes: R, G, B for each pixel. */
+  data: Uint8Array;
+}
+
+/** A file format recognized by its magic bytes. */
+export type ImageFormat = "jpeg" | "png" | "gif" | "webp" | "heic" | "tiff" | "bmp" | "svg";
+
+/** Formats that `decodeImage` decodes; the others are recognized only to name them in errors. */
+export const SUPPORTED_FORMATS: readonly ImageFormat[] = Object.freeze([
+  "jpeg",
+  "png",
+  "gif",
+  "webp",
+  "heic",
+]);
+
+/** Header fields read without decoding pixels. */
+export interface ImageHeader {
+  /** Format found from the magic bytes. */
+  format: ImageFormat;
+  /** Width in pixels as displayed, that is after `orientation` is applied. */
+  width: number;
+  /** Height in pixels as displayed, that is after `orientation` is applied. */
+  height: number;
+  /**
+   * EXIF orientation, 1 to 8 (1: stored upright). It is 1 when the file has no
+   * valid orientation tag and for HEIC, whose decoder applies the container's
+   * own rotation and mirror properties.
+   */
+  orientation: number;
+}
+
+/** Options for decoding. */
+export interface DecodeOptions {
+  /**
+   * Maximum number of pixels (width times height) accepted, checked from the
+   * header before any pixel is decoded. Default: {@linkcode DEFAULT_MAX_PIXELS}.
+   */
+  maxPixels?: number;
+}
+
+/** The pixel limit used when {@linkcode DecodeOptions.maxPixels} is not given: 50 megapixels. */
+export const DEFAULT_MAX_PIXELS = 50_000_000;
+
+/** Why an image could not be decoded. */
+export type ImageDecodeErrorCode =
+  | "empty_image"
+  | "unsupported_format"
+  | "invalid_image"
+  | "too_many_pixels";
+
+/** Options for {@linkcode ImageDecodeError}. */
+export interface ImageDecodeErrorOptions {
+  /** Format recognized from the magic bytes, when there was one. */
+  format?: ImageFormat;
+  /** The underlying error, for logs. */
+  cause?: unknown;
+}
+
+/**
+ * The error raised for any image that cannot be decoded. `code` tells the
+ * caller which class of problem it is (an HTTP service maps `empty_image` and
+ * `invalid_image` to 400, `unsupported_format` to 415 and `too_many_pixels`
+ * to 413), and `message` says what to send instead.
+ */
+export class ImageDecodeError extends Error {
+  /** Class of problem. */
+  readonly code: ImageDecodeErrorCode;
+  /** Format recognized from the magic bytes, when there was one. */
+  readonly format?: ImageFormat;
+
+  /** Creates an error with a code, a message for the client and an optional format. */
+  constructor(code: ImageDecodeErrorCode, message: string, options: ImageDecodeErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = "ImageDecodeError";
+    this.code = code;
+    if (options.format !== undefined) this.format = options.format;
+  }
+}
