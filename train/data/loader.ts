@@ -13,27 +13,22 @@
  * ```
  * @module
  */
+import type { DecodeOptions, RgbImage } from "../../shared/image/types.ts";
+import { downscaleForCache } from "../../shared/preprocess.ts";
 import type { Sample } from "./image_folder.ts";
 
 export { type Batch, BatchPrefetcher, type BatchPrefetcherArgs } from "./prefetch.ts";
 
-/** A decoded image: 8-bit RGB, row-major, 3 bytes per pixel. */
-export interface RgbImage {
-  /** Width in pixels. */
-  width: number;
-  /** Height in pixels. */
-  height: number;
-  /** Pixel bytes, `width * height * 3` long. */
-  data: Uint8Array;
-}
+export type { RgbImage };
 
 /**
- * Decodes image files, usually a pool of decoder workers. It rejects with an
- * error named `ImageDecodeError` for a file that is not a readable image.
+ * Decodes image files, usually a `DecoderPool` of worker threads. It rejects
+ * with an error named `ImageDecodeError` for a file that is not a readable
+ * image.
  */
 export interface ImageDecoder {
   /** Decodes one encoded image file. */
-  decode(bytes: Uint8Array, options?: { maxPixels?: number }): Promise<RgbImage>;
+  decode(bytes: Uint8Array, options?: DecodeOptions): Promise<RgbImage>;
 }
 
 /** A sample and its decoded, possibly downscaled, image. */
@@ -62,14 +57,14 @@ export interface DecodeAllOptions {
    * reduction.
    */
   cacheMinSide?: number;
-  /** Function that reduces an image to `cacheMinSide`; required when `cacheMinSide` is set. */
+  /** Function that reduces an image to `cacheMinSide`. Default: `downscaleForCache`. */
   downscale?: (image: RgbImage, minSide: number) => RgbImage;
   /** Maximum width x height that the decoder accepts, passed to `pool.decode`. Default: the decoder's. */
   maxPixels?: number;
   /**
    * Maximum number of files being read or decoded at once. Default: twice
-   * `navigator.hardwareConcurrency`, so each decoder worker has a file queued
-   * while it decodes another.
+   * `navigator.hardwareConcurrency`, so that a pool with one worker per CPU
+   * has a file queued for each worker while it decodes another.
    */
   concurrency?: number;
   /** Called after each file, decoded or skipped, with the counts so far. */
@@ -96,7 +91,8 @@ export async function decodeAll(
   samples: Sample[],
   options: DecodeAllOptions,
 ): Promise<DecodeAllResult> {
-  const { pool, cacheMinSide, downscale, maxPixels, onProgress } = options;
+  const { pool, cacheMinSide, maxPixels, onProgress } = options;
+  const downscale = options.downscale ?? downscaleForCache;
   const concurrency = options.concurrency ?? 2 * navigator.hardwareConcurrency;
   validateDecodeOptions(options, concurrency);
 
@@ -110,7 +106,7 @@ export async function decodeAll(
       results[index] = await decodeOne(sample, pool, maxPixels);
       const result = results[index];
       if ("image" in result && cacheMinSide !== undefined) {
-        result.image = downscale!(result.image, cacheMinSide);
+        result.image = downscale(result.image, cacheMinSide);
       }
       onProgress?.(++done, samples.length);
     }
@@ -144,22 +140,17 @@ function isUnreadableFileError(error: unknown): error is Error {
   return error instanceof Deno.errors.NotFound ||
     error instanceof Deno.errors.PermissionDenied ||
     error instanceof Deno.errors.IsADirectory ||
-    // Checked by name: errors thrown in a decoder worker reach this thread as copies.
+    // Checked by name, so errors from any ImageDecoder count, including
+    // copies that a worker pool re-creates on this thread.
     (error instanceof Error && error.name === "ImageDecodeError");
 }
 
 function validateDecodeOptions(options: DecodeAllOptions, concurrency: number): void {
-  const { cacheMinSide, downscale } = options;
+  const { cacheMinSide } = options;
   if (cacheMinSide !== undefined && !(Number.isInteger(cacheMinSide) && cacheMinSide > 0)) {
     throw new RangeError(
       `Invalid cacheMinSide ${cacheMinSide}: use a positive number of pixels, or leave it ` +
         `out to cache images at full size.`,
-    );
-  }
-  if (cacheMinSide !== undefined && downscale === undefined) {
-    throw new RangeError(
-      `cacheMinSide is ${cacheMinSide} but no downscale function was given. Pass ` +
-        `downscale, or leave cacheMinSide out.`,
     );
   }
   if (!(Number.isInteger(concurrency) && concurrency > 0)) {

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
+import { DecoderPool } from "../../../shared/image/decoder_pool.ts";
 import type { Sample } from "../../../train/data/image_folder.ts";
 import { decodeAll, type ImageDecoder, type RgbImage } from "../../../train/data/loader.ts";
 
@@ -156,13 +157,57 @@ Deno.test("decodeAll rejects bad options", async (t) => {
       /Invalid cacheMinSide 0/,
     );
   });
-  await t.step("cacheMinSide without downscale", async () => {
-    await assert.rejects(
-      () => decodeAll([], { pool, cacheMinSide: 64 }),
-      /cacheMinSide is 64 but no downscale function was given/,
-    );
-  });
   await t.step("concurrency of 0", async () => {
     await assert.rejects(() => decodeAll([], { pool, concurrency: 0 }), /Invalid concurrency 0/);
   });
+});
+
+const TRASHNET = join(import.meta.dirname!, "../../../../shared/data/trashnet");
+const hasTrashNet = await Deno.stat(TRASHNET).then(() => true, () => false);
+if (!hasTrashNet) console.warn(`Skipping decodeAll on photos: ${TRASHNET} is absent.`);
+
+Deno.test({
+  name: "decodeAll with DecoderPool on photos",
+  ignore: !hasTrashNet,
+  async fn(t) {
+    const classes = ["cardboard", "glass", "metal", "paper", "plastic", "trash"];
+    const photos: Sample[] = classes.map((className, label) => ({
+      path: join(TRASHNET, className, `${className}1.jpg`),
+      label,
+      className,
+    }));
+
+    await withFiles(
+      { "truncated.jpg": [0xff, 0xd8, 0xff, 0xe0, 0, 16], "notes.png": "not an image" },
+      async (root, broken) => {
+        const pool = new DecoderPool({ size: 2 });
+        try {
+          const samples = [...photos.slice(0, 3), ...broken, ...photos.slice(3)];
+          // No downscale option: the default, downscaleForCache, applies.
+          const { decoded, skipped } = await decodeAll(samples, { pool, cacheMinSide: 73 });
+
+          await t.step("photos decoded and downscaled", () => {
+            assert.deepEqual(decoded.map((d) => d.sample.className), classes);
+            for (const { image, sample } of decoded) {
+              // TrashNet photos are 512 x 384, so the shorter side becomes 73.
+              assert.equal(image.height, 73, sample.path);
+              assert.equal(image.width, 97, sample.path);
+              assert.equal(image.data.length, 97 * 73 * 3, sample.path);
+            }
+          });
+
+          await t.step("broken files skipped with their codes", () => {
+            assert.deepEqual(skipped.map((s) => s.path), [
+              join(root, "truncated.jpg"),
+              join(root, "notes.png"),
+            ]);
+            assert.match(skipped[0].reason, /^invalid_image: /);
+            assert.match(skipped[1].reason, /^unsupported_format: /);
+          });
+        } finally {
+          pool.close();
+        }
+      },
+    );
+  },
 });
