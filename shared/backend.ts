@@ -19,6 +19,7 @@ import * as tf from "@tensorflow/tfjs";
 import "@tensorflow/tfjs-backend-wasm";
 import { setWasmPaths } from "@tensorflow/tfjs-backend-wasm";
 import "@tensorflow/tfjs-backend-webgpu";
+import { registerConv2dBackpropFilter } from "./kernels/conv2d_backprop_filter.ts";
 
 /** A backend name accepted on the command line. */
 export type BackendName = "auto" | "cpu" | "wasm" | "webgpu";
@@ -42,9 +43,9 @@ export interface WebGpuAdapterInfo {
 /** Options for {@linkcode useBackend}. */
 export interface UseBackendOptions {
   /**
-   * Whether the backend must run gradients of convolutions. tfjs-backend-wasm
-   * 4.22 has no `Conv2DBackpropFilter` kernel, so `auto` skips wasm for
-   * training. Default: `false`.
+   * Whether the backend must run gradients. tfjs-backend-wasm 4.22 ships no
+   * `Conv2DBackpropFilter` kernel; {@linkcode useBackend} registers one from
+   * shared/kernels, so wasm trains too. Default: `false`.
    */
   training?: boolean;
 }
@@ -88,13 +89,8 @@ async function resolveAuto(options: UseBackendOptions): Promise<BackendChoice> {
   const why = adapter.available
     ? `the WebGPU adapter is a software one (${adapter.description}), slower than the CPU backends`
     : `WebGPU is unavailable (${adapter.description})`;
-  if (options.training) {
-    return {
-      backend: "cpu",
-      reason: `${why}; wasm cannot train convolutions (no Conv2DBackpropFilter kernel), so cpu`,
-    };
-  }
-  return { backend: "wasm", reason: `${why}, so wasm` };
+  const task = options.training ? "training" : "inference";
+  return { backend: "wasm", reason: `${why}; wasm is the fastest CPU backend for ${task}` };
 }
 
 /**
@@ -118,6 +114,7 @@ export async function useBackend(
   // With IS_NODE off, tfjs-backend-wasm picks its threaded build, whose
   // workers fail to start under Deno's node:worker_threads; keep the SIMD one.
   tf.env().set("WASM_HAS_MULTITHREAD_SUPPORT", false);
+  registerConv2dBackpropFilter();
   const ok = await tf.setBackend(choice.backend);
   await tf.ready();
   if (!ok || tf.getBackend() !== choice.backend) {

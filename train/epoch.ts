@@ -86,6 +86,8 @@ export interface TrainEpochArgs extends PassSettings {
   checkpointEvery: number;
   onCheckpoint: (stepInEpoch: number, tally: EpochTally) => Promise<void>;
   shouldStop: () => boolean;
+  /** Called after every step with the epoch (from 0) and the steps done in it. */
+  onStep?: (epoch: number, stepInEpoch: number) => void;
 }
 
 /**
@@ -127,6 +129,7 @@ export async function runTrainEpoch(args: TrainEpochArgs): Promise<{ step: numbe
     addToTally(tally, batch.y, result.predictions, result.loss);
     step += 1;
     args.progress?.update(tally.seen, { loss: tally.lossSum / tally.seen, accuracy: accuracyOf(tally) });
+    args.onStep?.(args.epoch, step);
     if (args.shouldStop()) {
       batches.close();
       return { step, stopped: true };

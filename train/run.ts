@@ -89,7 +89,12 @@ function newLog(config: TrainConfig, command: string, backend: BackendChoice, da
  */
 export async function runTraining(
   config: TrainConfig,
-  options: { command: string; signal?: AbortSignal },
+  options: {
+    command: string;
+    signal?: AbortSignal;
+    /** Called after every training step with the epoch (from 0) and the steps done in it. */
+    onStep?: (epoch: number, stepInEpoch: number) => void;
+  },
 ): Promise<RunOutcome> {
   await checkOutputFolder(config);
   const backend = await useBackend(config.backend, { training: true });
@@ -199,6 +204,7 @@ export async function runTraining(
       onCheckpoint: async (step, partial) =>
         await saveLast({ ...position, epoch, stepInEpoch: step, partial, history: log.epochs }),
       shouldStop: () => options.signal?.aborted === true,
+      onStep: options.onStep,
     });
     progress.stop();
     if (stopped) {
