@@ -165,7 +165,7 @@ export function augmentForTrain(
  * already `minSide` or less (it never upscales).
  *
  * NOTE: resizing a cached copy again is not identical to one resize from the
- * original; keep `minSide` at or above the evaluation resize size so the
+ * original. Keep `minSide` at or above the evaluation resize size, so the
  * second resize stays mild.
  */
 export function downscaleForCache(image: RgbImage, minSide: number): RgbImage {

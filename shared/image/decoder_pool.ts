@@ -1,9 +1,9 @@
 /**
- * Decodes images in Web Workers so that a large decode (about 1.4 s for a
- * 48-megapixel JPEG on one x86-64 core) never blocks the caller's event loop.
- * Each worker runs `decodeImage` from `decode.ts` on one request at a time;
- * requests beyond the number of workers wait in a first-in, first-out queue.
- * Workers start on first use, and a worker that crashes is replaced.
+ * Decodes images in Web Workers, so a large decode (seconds for an 8000x6000
+ * JPEG) runs off the caller's event loop. Each worker runs `decodeImage` from
+ * `decode.ts` on one request at a time, and requests beyond the number of
+ * workers wait in a first-in, first-out queue. Workers start on first use,
+ * and a worker that crashes is replaced.
  *
  * Errors come back as the same classes: an `ImageDecodeError` with the same
  * `code`, `format` and message, and `RangeError`/`TypeError` for invalid

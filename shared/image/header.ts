@@ -82,7 +82,7 @@ function readStoredHeader(bytes: Uint8Array, format: ImageFormat): StoredHeader 
   }
 }
 
-/** IHDR holds the size; an `eXIf` chunk, when present, holds the orientation. */
+/** Reads the size from IHDR and the orientation from an `eXIf` chunk, when present. */
 function readPngHeader(bytes: Uint8Array): StoredHeader {
   if (asciiAt(bytes, 12, 4) !== "IHDR") throw invalidHeader("png", "the IHDR chunk is missing");
   const width = readUint32(bytes, 16, false);
@@ -108,7 +108,7 @@ function readPngOrientation(bytes: Uint8Array): number {
   return 1;
 }
 
-/** The logical screen size; frames are checked again by the GIF decoder. */
+/** Reads the logical screen size; the GIF decoder checks the first frame's size too. */
 function readGifHeader(bytes: Uint8Array): StoredHeader {
   const width = readUint16(bytes, 6, true);
   const height = readUint16(bytes, 8, true);
@@ -193,7 +193,7 @@ export function unrecognizedFormat(bytes: Uint8Array): ImageDecodeError {
   );
 }
 
-/** The supported formats as a readable list, for error messages. */
+/** Returns the supported formats as a readable list, for error messages. */
 export function formatList(): string {
   return SUPPORTED_FORMATS.map(formatName).join(", ");
 }

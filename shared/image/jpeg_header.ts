@@ -1,6 +1,6 @@
 /**
  * Walks the marker segments of a JPEG file up to the first start-of-frame
- * (SOF) marker, which holds the frame size, and reads the EXIF orientation
+ * (SOF) marker, which contains the frame size, and reads the EXIF orientation
  * from the first APP1 `Exif` segment on the way. No entropy-coded data is
  * read, so this costs microseconds whatever the image size.
  *

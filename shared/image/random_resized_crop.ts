@@ -1,9 +1,9 @@
 /**
  * The crop-box sampling of torchvision's `RandomResizedCrop.get_params`
- * (torchvision 0.14): up to 10 tries to draw an area fraction from `scale`
- * and a log-uniform aspect ratio from `ratio`, taking the first box that fits
- * inside the image at a uniform position; otherwise a center crop clamped to
- * the ratio range. torchvision draws from torch's generator in float32; this
+ * (torchvision 0.14). It makes up to 10 tries, each drawing an area fraction
+ * from `scale` and a log-uniform aspect ratio from `ratio`, and takes the
+ * first box that fits inside the image, at a uniform position. When none
+ * fits, it center-crops the image clamped to the ratio range. torchvision draws from torch's generator in float32; this
  * draws from the caller's generator in float64, so the distribution is the
  * same but the boxes for a seed are not torch's.
  *
@@ -58,7 +58,7 @@ export function sampleCropBox(
   return fallbackCenterCrop(width, height, ranges.ratio);
 }
 
-/** The whole image, narrowed to the nearest allowed aspect ratio, centered. */
+/** Returns the whole image narrowed to the nearest allowed aspect ratio, centered. */
 function fallbackCenterCrop(width: number, height: number, ratio: [number, number]): PixelRegion {
   const inRatio = width / height;
   const minRatio = Math.min(ratio[0], ratio[1]);

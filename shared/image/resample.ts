@@ -1,9 +1,10 @@
 /**
  * Antialiased bilinear resampling that reproduces Pillow's
  * `Image.resize(size, Image.BILINEAR)` bit for bit (Pillow's
- * `libImaging/Resample.c`, checked against Pillow 9.4 by
- * `scripts/preprocess_parity.py`). torchvision's `Resize` on PIL images calls
- * exactly that, so a model trained with torchvision sees the same pixels.
+ * `libImaging/Resample.c`, compared with Pillow 9.4 through the references
+ * that `scripts/preprocess_parity.py` writes). torchvision's `Resize` on PIL
+ * images calls that method, so a model trained with torchvision gets the
+ * same input pixels.
  *
  * The filter is the triangle (tent) kernel with support 1, widened by the
  * scale factor when reducing, so every source pixel contributes (this is the
@@ -126,7 +127,9 @@ function bilinear(x: number): number {
 /** Rounds a fixed-point sum to 8 bits and clamps it, as Pillow's `clip8`. */
 function clip8(sum: number): number {
   const value = sum >> PRECISION_BITS;
-  return value < 0 ? 0 : value > 255 ? 255 : value;
+  if (value < 0) return 0;
+  if (value > 255) return 255;
+  return value;
 }
 
 function resampleRows(

@@ -67,7 +67,7 @@ export interface DecodeOptions {
 /** The pixel limit used when {@linkcode DecodeOptions.maxPixels} is not given: 50 megapixels. */
 export const DEFAULT_MAX_PIXELS = 50_000_000;
 
-/** Why an image could not be decoded. */
+/** Class of decoding failure, carried by {@linkcode ImageDecodeError}. */
 export type ImageDecodeErrorCode =
   | "empty_image"
   | "unsupported_format"
@@ -83,10 +83,11 @@ export interface ImageDecodeErrorOptions {
 }
 
 /**
- * The error raised for any image that cannot be decoded. `code` tells the
- * caller which class of problem it is (an HTTP service maps `empty_image` and
- * `invalid_image` to 400, `unsupported_format` to 415 and `too_many_pixels`
- * to 413), and `message` says what to send instead.
+ * The error raised for any image that cannot be decoded. `code` is the class
+ * of problem, which an HTTP service can map to a status (for example
+ * `empty_image` and `invalid_image` to 400, `unsupported_format` to 415,
+ * `too_many_pixels` to 413). `message` names the problem and what to send
+ * instead.
  */
 export class ImageDecodeError extends Error {
   /** Class of problem. */

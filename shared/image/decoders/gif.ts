@@ -1,8 +1,7 @@
 /**
  * GIF decoding with omggif 1.0.10 (pure JavaScript). Only the first frame is
- * decoded, drawn at its position on a transparent canvas of the logical
- * screen size, then composited over white; later frames of an animation are
- * ignored.
+ * decoded. It is drawn at its position on a transparent canvas of the logical
+ * screen size, then composited over white, and later frames are ignored.
  *
  * @example
  * ```ts

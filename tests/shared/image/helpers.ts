@@ -34,7 +34,7 @@ export function meanAbsoluteDifference(a: RgbImage, b: RgbImage): number {
   return sum / a.data.length;
 }
 
-/** A TIFF-structured EXIF block: IFD0 with a Make entry, then Orientation. */
+/** Builds a TIFF-structured EXIF block: IFD0 with a Make entry, then Orientation. */
 export function exifBlock(orientation: number, littleEndian: boolean): Uint8Array {
   const bytes = new Uint8Array(8 + 2 + 2 * 12 + 4);
   const view = new DataView(bytes.buffer);

@@ -6,7 +6,7 @@ import { encodeJpeg, encodePng, makeImage } from "./helpers.ts";
 const fixtures = new URL("../../fixtures/images/", import.meta.url);
 const text = (value: string) => new TextEncoder().encode(value);
 
-/** An ISOBMFF `ftyp` box with a major brand and compatible brands. */
+/** Builds an ISOBMFF `ftyp` box with a major brand and compatible brands. */
 function ftyp(major: string, compatible: string[]): Uint8Array {
   const brands = [major, "\0\0\0\0", ...compatible].join("");
   const size = 8 + brands.length;
