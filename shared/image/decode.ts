@@ -56,13 +56,21 @@ import {
  * `unsupported_format` (unrecognized bytes, TIFF, BMP, SVG), `too_many_pixels`
  * (the header's width times height exceeds `maxPixels`; nothing is decoded)
  * or `invalid_image` (corrupt or truncated data). Raises a `RangeError` for an
- * invalid `maxPixels`.
+ * invalid `maxPixels` and a `TypeError` when `bytes` is not a `Uint8Array`.
  */
 export async function decodeImage(
   bytes: Uint8Array,
   options: DecodeOptions = {},
 ): Promise<RgbImage> {
   const maxPixels = validateMaxPixels(options.maxPixels ?? DEFAULT_MAX_PIXELS);
+  if (!(bytes instanceof Uint8Array)) {
+    throw new TypeError(
+      `decodeImage expects the encoded image as a Uint8Array, got ${
+        Object.prototype.toString.call(bytes)
+      }; ` +
+        "wrap an ArrayBuffer with new Uint8Array(buffer).",
+    );
+  }
   if (bytes.length === 0) {
     throw new ImageDecodeError("empty_image", "The image is empty (0 bytes). Send a photo file.");
   }

@@ -155,6 +155,11 @@ Deno.test("maxPixels is inclusive and validated", async () => {
   }
 });
 
+Deno.test("decodeImage rejects bytes that are not a Uint8Array", async () => {
+  const buffer = encodePng(makeImage(2, 2, () => [0, 0, 0])).buffer;
+  await assert.rejects(decodeImage(buffer as unknown as Uint8Array), /new Uint8Array\(buffer\)/);
+});
+
 Deno.test("truncated files give an error code or an image", async (t) => {
   for (const name of ["truncated.jpg", "truncated.png", "truncated.webp", "truncated.gif"]) {
     await t.step(name, async () => {
