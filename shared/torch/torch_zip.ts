@@ -10,7 +10,9 @@
  * `torch._utils._rebuild_parameter` (and `_rebuild_parameter_with_state`),
  * and the storage types `torch.FloatStorage`, `torch.HalfStorage` and
  * `torch.LongStorage`, which appear in the persistent ids
- * `('storage', storage_type, key, location, numel)`. Tensors are returned
+ * `('storage', storage_type, key, location, numel)`. PyTorch 2.x's
+ * `torch/serialization.py` writes the same persistent ids for typed storages,
+ * but only files from PyTorch 1.13 were tested here. Tensors are returned
  * contiguous, whatever their strides and storage offsets were.
  *
  * @example

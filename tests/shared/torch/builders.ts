@@ -234,6 +234,8 @@ export interface TensorPickleOptions {
   offset?: number;
   size: number[];
   stride: number[];
+  /** Wrap the tensor in `torch._utils._rebuild_parameter`, as a pickled nn.Parameter. Default: false. */
+  parameter?: boolean;
 }
 
 /**
@@ -244,8 +246,9 @@ export interface TensorPickleOptions {
 export function tensorPickle(options: TensorPickleOptions): Uint8Array {
   const writer = new PickleWriter().proto(2)
     .global("collections", "OrderedDict").bytes(OP.BINPUT, 0, OP.EMPTY_TUPLE, OP.REDUCE)
-    .unicode("w")
-    .global("torch._utils", "_rebuild_tensor_v2")
+    .unicode("w");
+  if (options.parameter) writer.global("torch._utils", "_rebuild_parameter").bytes(OP.MARK);
+  writer.global("torch._utils", "_rebuild_tensor_v2")
     .bytes(OP.MARK, OP.MARK)
     .unicode("storage")
     .global("torch", options.storageType ?? "FloatStorage")
@@ -259,7 +262,11 @@ export function tensorPickle(options: TensorPickleOptions): Uint8Array {
   writer.bytes(OP.TUPLE, OP.MARK);
   for (const stride of options.stride) writer.int(stride);
   writer.bytes(OP.TUPLE, OP.NEWFALSE, OP.BINGET, 0, OP.EMPTY_TUPLE, OP.REDUCE, OP.TUPLE);
-  writer.bytes(OP.REDUCE, OP.SETITEM);
+  writer.bytes(OP.REDUCE);
+  if (options.parameter) {
+    writer.bytes(OP.NEWTRUE, OP.BINGET, 0, OP.EMPTY_TUPLE, OP.REDUCE, OP.TUPLE, OP.REDUCE);
+  }
+  writer.bytes(OP.SETITEM);
   return writer.stop();
 }
 

@@ -123,6 +123,11 @@ Deno.test("torch zip checks archive structure and tensor views", async (t) => {
     assert.deepEqual(tensor.shape, [3, 2]);
     assert.deepEqual(Array.from(tensor.data), [1, 4, 2, 5, 3, 6]);
   });
+  await t.step("tensor wrapped as a parameter", () => {
+    const wrapped = tensorPickle({ numel: 6, size: [3, 2], stride: [1, 3], parameter: true });
+    const tensor = parseStateDict(torchZip(wrapped, { "0": storage })).get("w")!;
+    assert.deepEqual(Array.from(tensor.data), [1, 4, 2, 5, 3, 6]);
+  });
   await t.step("big-endian byteorder", () => {
     const swapped = storage.slice();
     for (let i = 0; i < swapped.byteLength; i += 4) swapped.subarray(i, i + 4).reverse();
