@@ -6,7 +6,13 @@
  * Built on LogTape, which runs unchanged in Deno, browsers and Deno Deploy.
  * @module
  */
-import { configure, getConsoleSink, getLogger, type LogLevel } from "@logtape/logtape";
+import {
+  configure,
+  getConsoleSink,
+  getLogger,
+  getTextFormatter,
+  type LogLevel,
+} from "@logtape/logtape";
 
 export { getLogger };
 
@@ -27,7 +33,13 @@ export async function setupLogging(options: LoggingOptions = {}): Promise<void> 
   configured = true;
   const fromEnv = readLevelFromEnv();
   await configure({
-    sinks: { console: getConsoleSink() },
+    // Strings are written bare, so paths and multi-line messages read as
+    // text rather than as quoted JavaScript literals.
+    sinks: {
+      console: getConsoleSink({
+        formatter: getTextFormatter({ value: "bare" }),
+      }),
+    },
     loggers: [
       {
         category: ["waste-vision"],

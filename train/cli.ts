@@ -35,7 +35,9 @@ export async function runCli(main: () => Promise<number>): Promise<never> {
 }
 
 function isExpectedError(error: Error): boolean {
-  return ["DatasetError", "ModelFormatError", "ImageDecodeError", "TorchCheckpointError"].includes(error.name) ||
+  return ["DatasetError", "ModelFormatError", "ImageDecodeError", "TorchCheckpointError"].includes(
+    error.name,
+  ) ||
     error instanceof Deno.errors.NotFound;
 }
 
@@ -47,7 +49,9 @@ export function interruptSignal(): AbortSignal {
   const controller = new AbortController();
   const onSignal = () => {
     if (controller.signal.aborted) Deno.exit(EXIT_INTERRUPTED);
-    logger.warn("Stopping after the current batch and saving a checkpoint; press Ctrl-C again to quit now.");
+    logger.warn(
+      "Stopping after the current batch and saving a checkpoint; press Ctrl-C again to quit now.",
+    );
     controller.abort();
   };
   Deno.addSignalListener("SIGINT", onSignal);

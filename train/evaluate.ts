@@ -16,7 +16,7 @@ import { loadModelDir } from "../shared/model/io.ts";
 import { downscaleForCache } from "../shared/preprocess.ts";
 import { DecoderPool } from "../shared/image/decoder_pool.ts";
 import { getLogger } from "../shared/log.ts";
-import { scanImageFolder, type Sample } from "./data/image_folder.ts";
+import { type Sample, scanImageFolder } from "./data/image_folder.ts";
 import { readSplitDir } from "./data/split.ts";
 import { decodeAll } from "./data/loader.ts";
 import { formatMetricsTable, metricsFromConfusion } from "./metrics.ts";
@@ -40,35 +40,59 @@ function evaluateCommand(): Command {
   return new Command("evaluate")
     .description("Evaluate an exported model on an ImageFolder, or on one list of a split.")
     .requiredOption("--model <dir>", "model folder with model.json and metadata.json")
-    .requiredOption("--data <dir>", "ImageFolder root whose class folders match the model's classes")
+    .requiredOption(
+      "--data <dir>",
+      "ImageFolder root whose class folders match the model's classes",
+    )
     .option("--split <dir>", "folder with *_train.txt, *_val.txt and *_test.txt lists")
-    .addOption(new Option("--subset <name>", "which images: a list of --split, or all").choices(SUBSETS).default("all"))
+    .addOption(
+      new Option("--subset <name>", "which images: a list of --split, or all").choices(SUBSETS)
+        .default("all"),
+    )
     .option("--out <dir>", "folder for metrics.json and confusion_<subset>.svg", "runs/evaluate")
     .option("--batch-size <n>", "images per forward pass", positiveInteger, 32)
-    .option("--workers <n>", "image decoding workers", positiveInteger, Math.max(1, navigator.hardwareConcurrency ?? 2))
-    .addOption(new Option("--backend <name>", "TensorFlow.js backend").choices(BACKEND_NAMES).default("wasm"))
+    .option(
+      "--workers <n>",
+      "image decoding workers",
+      positiveInteger,
+      Math.max(1, navigator.hardwareConcurrency ?? 2),
+    )
+    .addOption(
+      new Option("--backend <name>", "TensorFlow.js backend").choices(BACKEND_NAMES).default(
+        "wasm",
+      ),
+    )
     .showHelpAfterError("(run with --help for every flag)")
     .allowExcessArguments(false)
     .exitOverride();
 }
 
 function checkClasses(modelClasses: string[], dataClasses: string[]): void {
-  const same = modelClasses.length === dataClasses.length && modelClasses.every((n, i) => n === dataClasses[i]);
+  const same = modelClasses.length === dataClasses.length &&
+    modelClasses.every((n, i) => n === dataClasses[i]);
   if (!same) {
     throw new Error(
-      `The data's classes (${dataClasses.join(", ")}) differ from the model's (${modelClasses.join(", ")}). ` +
+      `The data's classes (${dataClasses.join(", ")}) differ from the model's (${
+        modelClasses.join(", ")
+      }). ` +
         "Evaluate on an ImageFolder with the same class folders.",
     );
   }
 }
 
-async function selectSamples(options: Record<string, string>): Promise<{ classNames: string[]; samples: Sample[] }> {
+async function selectSamples(
+  options: Record<string, string>,
+): Promise<{ classNames: string[]; samples: Sample[] }> {
   const dataset = await scanImageFolder(options.data);
   if (options.subset === "all") return { classNames: dataset.classNames, samples: dataset.samples };
-  if (!options.split) throw new Error(`--subset ${options.subset} needs --split with the list files.`);
+  if (!options.split) {
+    throw new Error(`--subset ${options.subset} needs --split with the list files.`);
+  }
   const split = await readSplitDir(options.split, dataset);
   const samples = split[options.subset as "train" | "val" | "test"];
-  if (samples.length === 0) throw new Error(`The split in ${options.split} has no ${options.subset} list.`);
+  if (samples.length === 0) {
+    throw new Error(`The split in ${options.split} has no ${options.subset} list.`);
+  }
   return { classNames: dataset.classNames, samples };
 }
 
@@ -76,8 +100,8 @@ async function main(): Promise<number> {
   const command = evaluateCommand();
   command.parse(Deno.args, { from: "user" });
   const options = command.opts();
-  const { model, metadata } = await loadModelDir(options.model);
   const backend = await useBackend(options.backend as BackendName);
+  const { model, metadata } = await loadModelDir(options.model);
   const { classNames, samples } = await selectSamples(options);
   checkClasses(metadata.classNames, classNames);
   const { input } = metadata;
@@ -99,19 +123,43 @@ async function main(): Promise<number> {
       list: skipped.map((s) => `  ${s.path}: ${s.reason}`).join("\n"),
     });
   }
-  const preprocess = { imgSize: input.imgSize, mean: input.mean, std: input.std, resizeRatio: input.resizeRatio };
-  const tally = await runEval(model, decoded, { batchSize: options.batchSize, preprocess, numClasses: classNames.length });
+  const preprocess = {
+    imgSize: input.imgSize,
+    mean: input.mean,
+    std: input.std,
+    resizeRatio: input.resizeRatio,
+  };
+  const tally = await runEval(model, decoded, {
+    batchSize: options.batchSize,
+    preprocess,
+    numClasses: classNames.length,
+  });
   const metrics = metricsFromConfusion(tally.confusion, classNames, tally.lossSum / tally.seen);
   await Deno.mkdir(options.out, { recursive: true });
   await writeJsonAtomic(`${options.out}/metrics.json`, {
     model: { dir: options.model, modelId: metadata.modelId, modelVersion: metadata.modelVersion },
-    data: { root: options.data, split: options.split ?? null, subset: options.subset, images: decoded.length },
+    data: {
+      root: options.data,
+      split: options.split ?? null,
+      subset: options.subset,
+      images: decoded.length,
+    },
     backend: backend.backend,
     skippedFiles: skipped,
     metrics,
   });
-  await writeConfusionPlot(options.out, options.subset, metrics, classNames, `${metadata.modelId} on ${options.subset}`);
-  console.log(`${options.subset}: ${decoded.length} images, loss ${metrics.loss.toFixed(4)}, accuracy ${(metrics.accuracy * 100).toFixed(2)}%`);
+  await writeConfusionPlot(
+    options.out,
+    options.subset,
+    metrics,
+    classNames,
+    `${metadata.modelId} on ${options.subset}`,
+  );
+  console.log(
+    `${options.subset}: ${decoded.length} images, loss ${metrics.loss.toFixed(4)}, accuracy ${
+      (metrics.accuracy * 100).toFixed(2)
+    }%`,
+  );
   console.log(formatMetricsTable(metrics));
   model.dispose();
   return 0;

@@ -40,7 +40,9 @@ function positiveInteger(value: string): number {
 
 function predictCommand(): Command {
   return new Command("predict")
-    .description("Classify image files, or every image in the given folders, with an exported model.")
+    .description(
+      "Classify image files, or every image in the given folders, with an exported model.",
+    )
     .argument("<paths...>", "image files or folders")
     .requiredOption("--model <dir>", "model folder with model.json and metadata.json")
     .option("--top-k <k>", "classes listed per image", positiveInteger, 3)
@@ -48,7 +50,11 @@ function predictCommand(): Command {
     .option("--csv <file>", "write CSV here instead of standard output")
     .option("--json <file>", "also write JSON here")
     .option("--batch-size <n>", "images per forward pass", positiveInteger, 16)
-    .addOption(new Option("--backend <name>", "TensorFlow.js backend").choices(BACKEND_NAMES).default("wasm"))
+    .addOption(
+      new Option("--backend <name>", "TensorFlow.js backend").choices(BACKEND_NAMES).default(
+        "wasm",
+      ),
+    )
     .showHelpAfterError("(run with --help for every flag)")
     .exitOverride();
 }
@@ -65,9 +71,13 @@ async function listImages(paths: string[]): Promise<string[]> {
     const inFolder: string[] = [];
     for await (const entry of Deno.readDir(path)) {
       const extension = entry.name.slice(entry.name.lastIndexOf(".")).toLowerCase();
-      if (entry.isFile && IMAGE_EXTENSIONS.includes(extension)) inFolder.push(`${path}/${entry.name}`);
+      if (entry.isFile && IMAGE_EXTENSIONS.includes(extension)) {
+        inFolder.push(`${path}/${entry.name}`);
+      }
     }
-    if (inFolder.length === 0) throw new Error(`Folder ${path} contains no image files (${IMAGE_EXTENSIONS.join(", ")}).`);
+    if (inFolder.length === 0) {
+      throw new Error(`Folder ${path} contains no image files (${IMAGE_EXTENSIONS.join(", ")}).`);
+    }
     files.push(...inFolder.sort());
   }
   return files;
@@ -78,14 +88,26 @@ function csvField(value: string): string {
 }
 
 /** Formats rows as CSV: file, then label and score per rank, then every score if present. */
-export function toCsv(rows: PredictionRow[], k: number, classNames: string[], allScores: boolean): string {
-  const header = ["file", ...Array.from({ length: k }, (_, i) => [`label_${i + 1}`, `score_${i + 1}`]).flat()];
+export function toCsv(
+  rows: PredictionRow[],
+  k: number,
+  classNames: string[],
+  allScores: boolean,
+): string {
+  const header = [
+    "file",
+    ...Array.from({ length: k }, (_, i) => [`label_${i + 1}`, `score_${i + 1}`]).flat(),
+  ];
   if (allScores) header.push(...classNames.map((name) => `score_${name}`));
   header.push("error");
   const lines = rows.map((row) => {
     const fields = [row.file];
-    for (let i = 0; i < k; i++) fields.push(row.topK[i]?.label ?? "", row.topK[i] ? String(row.topK[i].score) : "");
-    if (allScores) fields.push(...classNames.map((name) => row.scores ? String(row.scores[name]) : ""));
+    for (let i = 0; i < k; i++) {
+      fields.push(row.topK[i]?.label ?? "", row.topK[i] ? String(row.topK[i].score) : "");
+    }
+    if (allScores) {
+      fields.push(...classNames.map((name) => row.scores ? String(row.scores[name]) : ""));
+    }
     fields.push(row.error ?? "");
     return fields.map(csvField).join(",");
   });
@@ -96,12 +118,17 @@ async function main(): Promise<number> {
   const command = predictCommand();
   command.parse(Deno.args, { from: "user" });
   const options = command.opts();
-  const { model, metadata } = await loadModelDir(options.model);
   await useBackend(options.backend as BackendName);
+  const { model, metadata } = await loadModelDir(options.model);
   const files = await listImages(command.args);
   const { classNames, input } = metadata;
   const k = Math.min(options.topK, classNames.length);
-  const config = { imgSize: input.imgSize, mean: input.mean, std: input.std, resizeRatio: input.resizeRatio };
+  const config = {
+    imgSize: input.imgSize,
+    mean: input.mean,
+    std: input.std,
+    resizeRatio: input.resizeRatio,
+  };
   const pool = new DecoderPool();
   const rows: PredictionRow[] = [];
   try {
@@ -114,7 +141,10 @@ async function main(): Promise<number> {
           return { file, error: (error as Error).message };
         }
       }));
-      const ok = decoded.filter((d) => "image" in d) as { file: string; image: Parameters<typeof preprocessForEval>[0] }[];
+      const ok = decoded.filter((d) => "image" in d) as {
+        file: string;
+        image: Parameters<typeof preprocessForEval>[0];
+      }[];
       const size = input.imgSize * input.imgSize * 3;
       const batch = new Float32Array(ok.length * size);
       ok.forEach((d, i) => batch.set(preprocessForEval(d.image, config), i * size));
@@ -128,12 +158,17 @@ async function main(): Promise<number> {
           logger.warn("{file}: {error}", { file: item.file, error: item.error! });
           continue;
         }
-        const row = probabilities.subarray(index * classNames.length, (index + 1) * classNames.length);
+        const row = probabilities.subarray(
+          index * classNames.length,
+          (index + 1) * classNames.length,
+        );
         index += 1;
         rows.push({
           file: item.file,
           topK: topK(row, classNames, k),
-          scores: options.allScores ? Object.fromEntries(classNames.map((n, i) => [n, row[i]])) : undefined,
+          scores: options.allScores
+            ? Object.fromEntries(classNames.map((n, i) => [n, row[i]]))
+            : undefined,
         });
       }
     }
@@ -145,7 +180,10 @@ async function main(): Promise<number> {
   if (options.csv) await Deno.writeTextFile(options.csv, csv);
   else await Deno.stdout.write(new TextEncoder().encode(csv));
   if (options.json) {
-    await Deno.writeTextFile(options.json, JSON.stringify({ model: metadata.modelId, predictions: rows }, null, 2) + "\n");
+    await Deno.writeTextFile(
+      options.json,
+      JSON.stringify({ model: metadata.modelId, predictions: rows }, null, 2) + "\n",
+    );
   }
   return rows.some((r) => r.error) ? 1 : 0;
 }
