@@ -108,7 +108,8 @@ function addMiddleware(app: Hono<EdgeEnv>, config: EdgeConfig): void {
       defaultSrc: ["'none'"],
       scriptSrc: [NONCE],
       styleSrc: [NONCE],
-      imgSrc: ["'self'", "blob:"],
+      // blob: for the photo preview, data: for the page's empty favicon.
+      imgSrc: ["'self'", "blob:", "data:"],
       connectSrc: ["'self'"],
       baseUri: ["'none'"],
       formAction: ["'none'"],

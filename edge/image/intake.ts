@@ -25,6 +25,7 @@ import { checkPixelCount } from "../../shared/image/decode.ts";
 import type { InputSpec } from "../../shared/model/metadata.ts";
 import { preprocessForEval } from "../../shared/preprocess.ts";
 import { ApiError, type ErrorCode } from "../errors.ts";
+import { DecodeSlots } from "./decode_slots.ts";
 
 /** A decoded upload. */
 export interface DecodedUpload {
@@ -36,8 +37,12 @@ export interface DecodedUpload {
 
 /** Decoding and preprocessing as the classify route uses them. */
 export interface ImageIntake {
-  /** Decodes `bytes`, or throws an {@linkcode ApiError} with an image error code. */
-  decode(bytes: Uint8Array): Promise<DecodedUpload>;
+  /**
+   * Decodes `bytes`, or throws an {@linkcode ApiError} with an image error
+   * code. When `signal` aborts while the upload waits for a decoder, it
+   * throws the signal's reason and the image is not decoded.
+   */
+  decode(bytes: Uint8Array, signal?: AbortSignal): Promise<DecodedUpload>;
   /** Resizes, crops and normalizes `image` as the model's metadata specifies. */
   preprocess(image: RgbImage, input: InputSpec): Float32Array;
   /** Stops the decoder workers. */
@@ -68,19 +73,20 @@ export function toApiError(error: ImageDecodeError): ApiError {
 export function createImageIntake(options: ImageIntakeOptions): ImageIntake {
   const { maxPixels, workers } = options;
   const pool = workers > 0 ? new DecoderPool({ size: workers }) : undefined;
+  const slots = new DecodeSlots(Math.max(1, workers));
   const decodePixels = pool
     ? (bytes: Uint8Array) => pool.decode(bytes, { maxPixels })
     : (bytes: Uint8Array) => decodeImage(bytes, { maxPixels });
 
   return {
-    async decode(bytes) {
+    async decode(bytes, signal) {
       try {
         // The header gives the format for the response. Reading it and
         // checking the pixel count here rejects empty, unrecognized and
         // oversized images without a round trip to a worker.
         const { format, width, height } = readImageHeader(bytes);
         checkPixelCount(format, width, height, maxPixels);
-        return { image: await decodePixels(bytes), format };
+        return { image: await slots.run(() => decodePixels(bytes), signal), format };
       } catch (error) {
         if (error instanceof ImageDecodeError) throw toApiError(error);
         throw error;

@@ -49,7 +49,7 @@ async function classify(c: Context<EdgeEnv>, options: ClassifyRouteOptions): Pro
   const deadline = c.var.deadline;
 
   let stageStart = performance.now();
-  const decoded = await options.intake.decode(bytes);
+  const decoded = await options.intake.decode(bytes, deadline);
   const decodeMs = elapsedSince(stageStart);
   deadline?.throwIfAborted();
 

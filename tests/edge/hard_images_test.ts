@@ -128,3 +128,66 @@ Deno.test({
     close();
   },
 });
+
+const COMMITTED = new URL("../fixtures/images/", import.meta.url);
+
+/**
+ * Returns the outcomes allowed for a committed image fixture, from its name:
+ * files named with a size of 10000 pixels or more a side (header and
+ * decompression bombs) must be rejected before decoding, truncated files may decode
+ * partly or be rejected as invalid, and every other file must classify.
+ */
+function committedOutcomes(name: string): Outcome[] {
+  if (/_\d{5,}x\d{5,}\./.test(name)) return [{ status: 422, code: "image_too_large" }];
+  if (name.startsWith("truncated")) return [CLASSIFIED, { status: 400, code: "invalid_image" }];
+  return [CLASSIFIED];
+}
+
+Deno.test("committed image fixtures through POST /v1/classify", async (t) => {
+  const { app } = await createTestService();
+  const baseline = tensorCount();
+  const names = [];
+  for await (const entry of Deno.readDir(COMMITTED)) {
+    if (entry.isFile && !entry.name.endsWith(".md")) names.push(entry.name);
+  }
+  assert.ok(names.length > 0, `no fixtures in ${COMMITTED.pathname}`);
+
+  for (const name of names.sort()) {
+    await t.step(name, async () => {
+      const bytes = await Deno.readFile(new URL(name, COMMITTED));
+      const response = await app.request("/v1/classify?top_k=6", { method: "POST", body: bytes });
+      const body = await response.json();
+      assert.ok(
+        committedOutcomes(name).some((outcome) => matches(outcome, response.status, body)),
+        `got ${response.status} ${JSON.stringify(body.error ?? body.image)}`,
+      );
+      if (response.status === 200) {
+        assert.deepEqual(body.predictions, await referencePredictions(bytes, 6));
+      }
+      assert.equal(tensorCount(), baseline, "tensors leaked");
+    });
+  }
+});
+
+const TRASHNET_MINI = new URL("../fixtures/trashnet-mini/", import.meta.url);
+
+Deno.test("TrashNet photos through POST /v1/classify", async (t) => {
+  const { app } = await createTestService();
+  const baseline = tensorCount();
+  for await (const folder of Deno.readDir(TRASHNET_MINI)) {
+    if (!folder.isDirectory) continue;
+    await t.step(folder.name, async () => {
+      for await (const file of Deno.readDir(new URL(`${folder.name}/`, TRASHNET_MINI))) {
+        const bytes = await Deno.readFile(new URL(`${folder.name}/${file.name}`, TRASHNET_MINI));
+        const response = await app.request("/v1/classify", {
+          method: "POST",
+          body: multipartBody(bytes, "image", file.name),
+        });
+        const body = await response.json();
+        assert.equal(response.status, 200, `${file.name}: ${JSON.stringify(body)}`);
+        assert.deepEqual(body.predictions, await referencePredictions(bytes, 3), file.name);
+        assert.equal(tensorCount(), baseline, `${file.name}: tensors leaked`);
+      }
+    });
+  }
+});
