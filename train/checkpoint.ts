@@ -65,7 +65,12 @@ async function packOptimizer(state: OptimizerState) {
 /** Writes a checkpoint folder atomically, replacing any previous one. */
 export async function saveCheckpoint(
   dir: string,
-  state: { model: tf.LayersModel; metadata: ModelMetadata; optimizer: OptimizerState; position: TrainerPosition },
+  state: {
+    model: tf.LayersModel;
+    metadata: ModelMetadata;
+    optimizer: OptimizerState;
+    position: TrainerPosition;
+  },
 ): Promise<void> {
   const { manifest, bytes } = await packOptimizer(state.optimizer);
   await saveModelDir(dir, state.model, state.metadata, {

@@ -74,7 +74,9 @@ function numberIn(name: string, low: number, high: number) {
   return (value: string): number => {
     const parsed = Number(value);
     if (value.trim() === "" || !Number.isFinite(parsed) || parsed < low || parsed > high) {
-      throw new InvalidArgumentError(`${name} must be a number from ${low} to ${high}, got "${value}".`);
+      throw new InvalidArgumentError(
+        `${name} must be a number from ${low} to ${high}, got "${value}".`,
+      );
     }
     return parsed;
   };
@@ -93,45 +95,123 @@ function cbamPlacement(value: string): string {
 /** Builds the `train` command with its flags in groups. */
 export function trainCommand(): Command {
   const command = new Command("train")
-    .description("Train a ResNet+CBAM image classifier on an ImageFolder and export it as a TF.js layers model.")
+    .description(
+      "Train a ResNet+CBAM image classifier on an ImageFolder and export it as a TF.js layers model.",
+    )
     .showHelpAfterError("(run with --help for every flag)")
     .allowExcessArguments(false);
 
   command.optionsGroup("Model:")
     .addOption(new Option("--model <name>", "network").choices(MODEL_NAMES).default("resnet18"))
-    .option("--cbam <placement>", "CBAM placement: none, stages (after each stage), blocks (inside every block), or a list such as layer1,layer3", cbamPlacement, "stages")
-    .option("--cbam-reduction <r>", "CBAM channel reduction ratio", positiveInteger("--cbam-reduction"), 16)
-    .option("--cbam-kernel <k>", "CBAM spatial kernel size (odd)", positiveInteger("--cbam-kernel"), 7)
-    .option("--pretrained <checkpoint>", "start from a PyTorch checkpoint (.pth, .pt or .safetensors)")
+    .option(
+      "--cbam <placement>",
+      "CBAM placement: none, stages (after each stage), blocks (inside every block), or a list such as layer1,layer3",
+      cbamPlacement,
+      "stages",
+    )
+    .option(
+      "--cbam-reduction <r>",
+      "CBAM channel reduction ratio",
+      positiveInteger("--cbam-reduction"),
+      16,
+    )
+    .option(
+      "--cbam-kernel <k>",
+      "CBAM spatial kernel size (odd)",
+      positiveInteger("--cbam-kernel"),
+      7,
+    )
+    .option(
+      "--pretrained <checkpoint>",
+      "start from a PyTorch checkpoint (.pth, .pt or .safetensors)",
+    )
     .option("--freeze-layers", "train only the CBAM modules and the classifier", false)
     .option("--trainable-from <stage>", "freeze every layer before this stage, e.g. layer3")
-    .option("--bn-eval", "keep every BatchNorm layer in inference mode (running statistics)", false);
+    .option(
+      "--bn-eval",
+      "keep every BatchNorm layer in inference mode (running statistics)",
+      false,
+    );
 
   command.optionsGroup("Data:")
-    .option("--data <dir>", "ImageFolder root: one sub-folder of images per class (required unless --resume)")
+    .option(
+      "--data <dir>",
+      "ImageFolder root: one sub-folder of images per class (required unless --resume)",
+    )
     .option("--split <dir>", "folder with *_train.txt, *_val.txt and optional *_test.txt lists")
-    .option("--val-fraction <f>", "fraction of each class held out for validation when --split is not given", numberIn("--val-fraction", 0.01, 0.9), 0.2)
-    .option("--img-size <px>", "side of the square input crop in pixels", positiveInteger("--img-size"), 224)
+    .option(
+      "--val-fraction <f>",
+      "fraction of each class held out for validation when --split is not given",
+      numberIn("--val-fraction", 0.01, 0.9),
+      0.2,
+    )
+    .option(
+      "--img-size <px>",
+      "side of the square input crop in pixels",
+      positiveInteger("--img-size"),
+      224,
+    )
     .option("--no-augment", "turn off random resized crop and horizontal flip")
-    .addOption(new Option("--balance <mode>", "class imbalance: none, weights (class-weighted loss) or sampler (balanced sampling)").choices(BALANCE_MODES).default("none"))
-    .option("--workers <n>", "image decoding workers", positiveInteger("--workers"), Math.max(1, navigator.hardwareConcurrency ?? 2));
+    .addOption(
+      new Option(
+        "--balance <mode>",
+        "class imbalance: none, weights (class-weighted loss) or sampler (balanced sampling)",
+      ).choices(BALANCE_MODES).default("none"),
+    )
+    .option(
+      "--workers <n>",
+      "image decoding workers",
+      positiveInteger("--workers"),
+      Math.max(1, navigator.hardwareConcurrency ?? 2),
+    );
 
   command.optionsGroup("Optimization:")
     .option("--epochs <n>", "number of epochs", positiveInteger("--epochs"), 30)
     .option("--batch-size <n>", "images per batch", positiveInteger("--batch-size"), 32)
     .addOption(new Option("--optim <name>", "optimizer").choices(OPTIMIZER_NAMES).default("adamw"))
     .option("--lr <rate>", "initial learning rate", numberIn("--lr", 0, 10), 1e-3)
-    .option("--lrf <factor>", "final learning rate as a fraction of --lr (cosine decay)", numberIn("--lrf", 0, 1), 0.01)
-    .option("--weight-decay <wd>", "weight decay: L2 for sgd and adam, decoupled for adamw", numberIn("--weight-decay", 0, 1), 0.01)
+    .option(
+      "--lrf <factor>",
+      "final learning rate as a fraction of --lr (cosine decay)",
+      numberIn("--lrf", 0, 1),
+      0.01,
+    )
+    .option(
+      "--weight-decay <wd>",
+      "weight decay: L2 for sgd and adam, decoupled for adamw",
+      numberIn("--weight-decay", 0, 1),
+      0.01,
+    )
     .option("--momentum <m>", "SGD momentum", numberIn("--momentum", 0, 1), 0.9);
 
   command.optionsGroup("Run:")
-    .option("--seed <n>", "seed of the split, shuffling, augmentation and initialization", nonNegativeInteger("--seed"), 0)
-    .option("--out <dir>", "output folder for the log, plots, checkpoints and exported model", "runs/train")
-    .addOption(new Option("--backend <name>", "TensorFlow.js backend").choices(BACKEND_NAMES).default("auto"))
+    .option(
+      "--seed <n>",
+      "seed of the split, shuffling, augmentation and initialization",
+      nonNegativeInteger("--seed"),
+      0,
+    )
+    .option(
+      "--out <dir>",
+      "output folder for the log, plots, checkpoints and exported model",
+      "runs/train",
+    )
+    .addOption(
+      new Option("--backend <name>", "TensorFlow.js backend").choices(BACKEND_NAMES).default(
+        "auto",
+      ),
+    )
     .option("--resume", "continue the run in --out from its last checkpoint", false)
-    .option("--checkpoint-every <steps>", "also checkpoint every N steps within an epoch (0: only at epoch ends)", nonNegativeInteger("--checkpoint-every"), 50)
-    .option("--model-id <id>", "model id written to metadata.json (default: from the model and CBAM placement)");
+    .option(
+      "--checkpoint-every <steps>",
+      "also checkpoint every N steps within an epoch (0: only at epoch ends)",
+      nonNegativeInteger("--checkpoint-every"),
+      50,
+    )
+    .option(
+      "--model-id <id>",
+      "model id written to metadata.json (default: from the model and CBAM placement)",
+    );
   return command;
 }
 
@@ -197,12 +277,21 @@ export async function resumeConfig(
   try {
     saved = JSON.parse(await Deno.readTextFile(path));
   } catch (error) {
-    throw new Error(`--resume: cannot read ${path} (${(error as Error).message}). Is --out the folder of the run?`);
+    throw new Error(
+      `--resume: cannot read ${path} (${
+        (error as Error).message
+      }). Is --out the folder of the run?`,
+    );
   }
   const merged: TrainConfig = { ...saved, resume: true, out: config.out };
   for (const key of RESUME_OVERRIDES) {
-    if (explicit.has(key)) (merged as unknown as Record<string, unknown>)[key] = (config as unknown as Record<string, unknown>)[key];
+    if (explicit.has(key)) {
+      (merged as unknown as Record<string, unknown>)[key] =
+        (config as unknown as Record<string, unknown>)[key];
+    }
   }
-  const ignored = [...explicit].filter((key) => !RESUME_OVERRIDES.has(key) && !["resume", "out"].includes(key));
+  const ignored = [...explicit].filter((key) =>
+    !RESUME_OVERRIDES.has(key) && !["resume", "out"].includes(key)
+  );
   return { config: merged, ignored };
 }

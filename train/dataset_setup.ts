@@ -49,7 +49,10 @@ function countsOf(decoded: DecodedSample[], classNames: string[]): Record<string
 }
 
 /** Scans, splits and decodes the data of a run. */
-export async function prepareData(root: string, options: PrepareDataOptions): Promise<PreparedData> {
+export async function prepareData(
+  root: string,
+  options: PrepareDataOptions,
+): Promise<PreparedData> {
   const dataset = await scanImageFolder(root);
   const split = await resolveSplit(dataset, options);
   const pool = new DecoderPool({ size: options.workers });

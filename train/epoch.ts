@@ -64,7 +64,12 @@ export interface PassSettings {
 }
 
 function emptyBatch(size: number, imgSize: number): Batch {
-  return { x: new Float32Array(size * imgSize * imgSize * 3), y: new Int32Array(size), size, imgSize };
+  return {
+    x: new Float32Array(size * imgSize * imgSize * 3),
+    y: new Int32Array(size),
+    size,
+    imgSize,
+  };
 }
 
 /** Everything one training epoch needs. */
@@ -94,7 +99,9 @@ export interface TrainEpochArgs extends PassSettings {
  * Trains one epoch from `startStep`. Returns the step reached and whether it
  * stopped early because `shouldStop` became true (the caller checkpoints).
  */
-export async function runTrainEpoch(args: TrainEpochArgs): Promise<{ step: number; stopped: boolean }> {
+export async function runTrainEpoch(
+  args: TrainEpochArgs,
+): Promise<{ step: number; stopped: boolean }> {
   const { batchSize, preprocess, data, tally } = args;
   const order = epochOrder(data.map((d) => d.sample.label), args);
   const size = preprocess.imgSize * preprocess.imgSize * 3;
@@ -115,7 +122,11 @@ export async function runTrainEpoch(args: TrainEpochArgs): Promise<{ step: numbe
   const batches = new BatchPrefetcher<Batch>(positions, { batchSize, makeBatch });
   let step = args.startStep;
   for await (const batch of batches) {
-    const result = await trainStep(args.model, { batch, variables: args.variables, optimizer: args.optimizer }, {
+    const result = await trainStep(args.model, {
+      batch,
+      variables: args.variables,
+      optimizer: args.optimizer,
+    }, {
       learningRate: args.learningRate,
       classWeights: args.classWeights,
     });
@@ -128,13 +139,19 @@ export async function runTrainEpoch(args: TrainEpochArgs): Promise<{ step: numbe
     }
     addToTally(tally, batch.y, result.predictions, result.loss);
     step += 1;
-    args.progress?.update(tally.seen, { loss: tally.lossSum / tally.seen, accuracy: accuracyOf(tally) });
+    args.progress?.update(tally.seen, {
+      loss: tally.lossSum / tally.seen,
+      accuracy: accuracyOf(tally),
+    });
     args.onStep?.(args.epoch, step);
     if (args.shouldStop()) {
       batches.close();
       return { step, stopped: true };
     }
-    if (args.checkpointEvery > 0 && step % args.checkpointEvery === 0 && step * batchSize < data.length) {
+    if (
+      args.checkpointEvery > 0 && step % args.checkpointEvery === 0 &&
+      step * batchSize < data.length
+    ) {
       await args.onCheckpoint(step, tally);
     }
   }
@@ -167,7 +184,10 @@ export async function runEval(
     const result = await evalBatch(model, batch);
     logits.set(result.logits, start * numClasses);
     addToTally(tally, batch.y, result.predictions, result.loss);
-    settings.progress?.update(tally.seen, { loss: tally.lossSum / tally.seen, accuracy: accuracyOf(tally) });
+    settings.progress?.update(tally.seen, {
+      loss: tally.lossSum / tally.seen,
+      accuracy: accuracyOf(tally),
+    });
   }
   return { ...tally, logits };
 }

@@ -59,7 +59,9 @@ export class TorchOptimizer {
 
   constructor(params: NamedVariable[], args: OptimizerArgs) {
     if (!OPTIMIZER_NAMES.includes(args.name)) {
-      throw new Error(`Unknown optimizer "${args.name}". Use one of: ${OPTIMIZER_NAMES.join(", ")}.`);
+      throw new Error(
+        `Unknown optimizer "${args.name}". Use one of: ${OPTIMIZER_NAMES.join(", ")}.`,
+      );
     }
     this.args = {
       momentum: 0.9,
@@ -118,7 +120,9 @@ export class TorchOptimizer {
         const denominator = tf.add(tf.sqrt(tf.div(v, correction2)), epsilon);
         const stepSize = learningRate / correction1;
         let base: tf.Tensor = variable;
-        if (name === "adamw" && weightDecay > 0) base = tf.mul(variable, 1 - learningRate * weightDecay);
+        if (name === "adamw" && weightDecay > 0) {
+          base = tf.mul(variable, 1 - learningRate * weightDecay);
+        }
         variable.assign(tf.sub(base, tf.mul(tf.div(m, denominator), stepSize)));
       });
     }

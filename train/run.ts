@@ -27,7 +27,12 @@ import { applyFreezePolicy, trainableVariables } from "./freeze.ts";
 import { buildModel, metadataFor, RESIZE_RATIO } from "./model_factory.ts";
 import { cosineLearningRate, TorchOptimizer } from "./optim.ts";
 import { emptyTally, runEval, runTrainEpoch } from "./epoch.ts";
-import { loadCheckpoint, restoreWeights, saveCheckpoint, type TrainerPosition } from "./checkpoint.ts";
+import {
+  loadCheckpoint,
+  restoreWeights,
+  saveCheckpoint,
+  type TrainerPosition,
+} from "./checkpoint.ts";
 import { exists, writeJsonAtomic } from "./files.ts";
 import { formatBest, isBetter, type TrainLog, writeConfusionPlot, writeLog } from "./train_log.ts";
 import { applyPretrained } from "./pretrained.ts";
@@ -40,7 +45,10 @@ export interface RunOutcome {
   log: TrainLog;
 }
 
-function preprocessConfig(imgSize: number, metadata: ReturnType<typeof metadataFor>): PreprocessConfig {
+function preprocessConfig(
+  imgSize: number,
+  metadata: ReturnType<typeof metadataFor>,
+): PreprocessConfig {
   return { imgSize, mean: metadata.input.mean, std: metadata.input.std, resizeRatio: RESIZE_RATIO };
 }
 
@@ -54,7 +62,9 @@ async function checkOutputFolder(config: TrainConfig): Promise<void> {
   const hasRun = await exists(`${config.out}/train_log.json`) ||
     await exists(`${config.out}/checkpoints/last`);
   if (config.resume && !(await exists(`${config.out}/checkpoints/last`))) {
-    throw new Error(`--resume: no checkpoint in ${config.out}/checkpoints/last. Start the run without --resume.`);
+    throw new Error(
+      `--resume: no checkpoint in ${config.out}/checkpoints/last. Start the run without --resume.`,
+    );
   }
   if (!config.resume && hasRun) {
     throw new Error(
@@ -63,7 +73,12 @@ async function checkOutputFolder(config: TrainConfig): Promise<void> {
   }
 }
 
-function newLog(config: TrainConfig, command: string, backend: BackendChoice, data: PreparedData): TrainLog {
+function newLog(
+  config: TrainConfig,
+  command: string,
+  backend: BackendChoice,
+  data: PreparedData,
+): TrainLog {
   return {
     status: "running",
     command,
@@ -183,7 +198,10 @@ export async function runTraining(
     const epochStart = performance.now();
     const tally = epoch === position.epoch ? position.partial : emptyTally(classNames.length);
     const startStep = epoch === position.epoch ? position.stepInEpoch : 0;
-    const progress = createProgress({ total: data.train.length, label: `epoch ${epoch + 1}/${config.epochs} train` });
+    const progress = createProgress({
+      total: data.train.length,
+      label: `epoch ${epoch + 1}/${config.epochs} train`,
+    });
     const { stopped } = await runTrainEpoch({
       model,
       variables,
@@ -209,7 +227,13 @@ export async function runTraining(
     progress.stop();
     if (stopped) {
       const step = Math.ceil(tally.seen / config.batchSize);
-      await saveLast({ ...position, epoch, stepInEpoch: step, partial: tally, history: log.epochs });
+      await saveLast({
+        ...position,
+        epoch,
+        stepInEpoch: step,
+        partial: tally,
+        history: log.epochs,
+      });
       log.status = "interrupted";
       log.elapsedSeconds = elapsed();
       await writeLog(config.out, log);
@@ -220,9 +244,21 @@ export async function runTraining(
       });
       return { status: "interrupted", log };
     }
-    const trainMetrics = metricsFromConfusion(tally.confusion, classNames, tally.lossSum / tally.seen);
-    const valTally = await runEval(model, data.val, { batchSize: config.batchSize, preprocess, numClasses: classNames.length });
-    const valMetrics = metricsFromConfusion(valTally.confusion, classNames, valTally.lossSum / valTally.seen);
+    const trainMetrics = metricsFromConfusion(
+      tally.confusion,
+      classNames,
+      tally.lossSum / tally.seen,
+    );
+    const valTally = await runEval(model, data.val, {
+      batchSize: config.batchSize,
+      preprocess,
+      numClasses: classNames.length,
+    });
+    const valMetrics = metricsFromConfusion(
+      valTally.confusion,
+      classNames,
+      valTally.lossSum / valTally.seen,
+    );
     const seconds = (performance.now() - epochStart) / 1000;
     log.epochs.push({
       epoch: epoch + 1,
@@ -247,7 +283,11 @@ export async function runTraining(
     );
     let best = position.best;
     if (isBetter(valMetrics, best)) {
-      best = { epoch: epoch + 1, valAccuracy: valMetrics.accuracy, valMacroF1: valMetrics.macro.f1 };
+      best = {
+        epoch: epoch + 1,
+        valAccuracy: valMetrics.accuracy,
+        valMacroF1: valMetrics.macro.f1,
+      };
       await saveModelDir(`${config.out}/checkpoints/best`, model, metadata);
     }
     position = {
@@ -285,8 +325,16 @@ async function finishRun(run: {
   restoreWeights(model, bestCheckpoint);
   const classNames = data.classNames;
   if (data.test.length > 0) {
-    const testTally = await runEval(model, data.test, { batchSize: config.batchSize, preprocess, numClasses: classNames.length });
-    log.test = metricsFromConfusion(testTally.confusion, classNames, testTally.lossSum / testTally.seen);
+    const testTally = await runEval(model, data.test, {
+      batchSize: config.batchSize,
+      preprocess,
+      numClasses: classNames.length,
+    });
+    log.test = metricsFromConfusion(
+      testTally.confusion,
+      classNames,
+      testTally.lossSum / testTally.seen,
+    );
     await writeConfusionPlot(config.out, "test", log.test, classNames, `Test, epoch ${best.epoch}`);
   }
   await writeConfusionPlot(config.out, "val", best.val, classNames, `Val, epoch ${best.epoch}`);
@@ -303,7 +351,11 @@ async function finishRun(run: {
   log.status = "finished";
   await writeLog(config.out, log);
   logger.info("{summary}", { summary: formatBest(best) });
-  if (log.test) logger.info("Test accuracy of the best epoch: {acc}%", { acc: (log.test.accuracy * 100).toFixed(2) });
+  if (log.test) {
+    logger.info("Test accuracy of the best epoch: {acc}%", {
+      acc: (log.test.accuracy * 100).toFixed(2),
+    });
+  }
   logger.info("Exported the best epoch to {dir}", { dir: `${config.out}/model` });
 }
 

@@ -77,7 +77,10 @@ export async function writeConfusionPlot(
 }
 
 /** Whether epoch `a` beats epoch `b`: higher val accuracy, ties broken by macro F1. */
-export function isBetter(a: EvalMetrics, b: { valAccuracy: number; valMacroF1: number } | null): boolean {
+export function isBetter(
+  a: EvalMetrics,
+  b: { valAccuracy: number; valMacroF1: number } | null,
+): boolean {
   if (!b) return true;
   if (a.accuracy !== b.valAccuracy) return a.accuracy > b.valAccuracy;
   return a.macro.f1 > b.valMacroF1;
@@ -87,7 +90,9 @@ export function isBetter(a: EvalMetrics, b: { valAccuracy: number; valMacroF1: n
 export function formatBest(best: NonNullable<TrainLog["best"]>): string {
   return [
     `Best epoch: ${best.epoch}`,
-    `train: loss ${best.train.loss.toFixed(4)}, accuracy ${(best.train.accuracy * 100).toFixed(2)}%`,
+    `train: loss ${best.train.loss.toFixed(4)}, accuracy ${
+      (best.train.accuracy * 100).toFixed(2)
+    }%`,
     formatMetricsTable(best.train),
     `val: loss ${best.val.loss.toFixed(4)}, accuracy ${(best.val.accuracy * 100).toFixed(2)}%`,
     formatMetricsTable(best.val),
