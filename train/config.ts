@@ -8,7 +8,14 @@ import { BACKEND_NAMES, type BackendName } from "../shared/backend.ts";
 import { OPTIMIZER_NAMES, type OptimizerName } from "./optim.ts";
 
 /** Model names accepted by `--model`. */
-export const MODEL_NAMES = ["resnet18", "resnet34", "resnet50", "resnet101", "resnet152"] as const;
+export const MODEL_NAMES = [
+  "resnet18",
+  "resnet34",
+  "resnet50",
+  "resnet101",
+  "resnet152",
+  "mobilenet_v2",
+] as const;
 /** A model name. */
 export type ModelName = typeof MODEL_NAMES[number];
 
@@ -86,9 +93,11 @@ function cbamPlacement(value: string): string {
   const normalized = value.trim().toLowerCase();
   if (["none", "stages", "blocks"].includes(normalized)) return normalized;
   const stages = normalized.split(",").map((s) => s.trim());
-  if (stages.length > 0 && stages.every((s) => /^layer[1-4]$/.test(s))) return stages.join(",");
+  const isStage = (s: string) => /^layer[1-4]$/.test(s) || /^features\.(3|6|13|17|18)$/.test(s);
+  if (stages.length > 0 && stages.every(isStage)) return stages.join(",");
   throw new InvalidArgumentError(
-    `--cbam must be none, stages, blocks, or stage names such as layer1,layer3; got "${value}".`,
+    "--cbam must be none, stages, blocks, or a list of stage ends such as layer1,layer3 " +
+      `(ResNet) or features.13,features.18 (MobileNetV2); got "${value}".`,
   );
 }
 
@@ -96,7 +105,7 @@ function cbamPlacement(value: string): string {
 export function trainCommand(): Command {
   const command = new Command("train")
     .description(
-      "Train a ResNet+CBAM image classifier on an ImageFolder and export it as a TF.js layers model.",
+      "Train a ResNet or MobileNetV2 image classifier with CBAM on an ImageFolder and export it as a TF.js layers model.",
     )
     .showHelpAfterError("(run with --help for every flag)")
     .allowExcessArguments(false);
@@ -105,7 +114,7 @@ export function trainCommand(): Command {
     .addOption(new Option("--model <name>", "network").choices(MODEL_NAMES).default("resnet18"))
     .option(
       "--cbam <placement>",
-      "CBAM placement: none, stages (after each stage), blocks (inside every block), or a list such as layer1,layer3",
+      "CBAM placement: none, stages (after each stage), blocks (inside every ResNet block), or a list such as layer1,layer3 (ResNet) or features.13,features.18 (MobileNetV2)",
       cbamPlacement,
       "stages",
     )

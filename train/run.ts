@@ -144,8 +144,10 @@ export async function runTraining(
 
   const model = buildModel(config, classNames.length);
   const log = newLog(config, options.command, backend, data);
-  if (config.pretrained) log.model.pretrained = await applyPretrained(model, config.pretrained);
+  // Freezing first: the pretrained loader may then keep folded BatchNorm
+  // layers in inference mode, which the freeze policy would otherwise reset.
   applyFreezePolicy(model, config);
+  if (config.pretrained) log.model.pretrained = await applyPretrained(model, config.pretrained);
   const variables = trainableVariables(model);
   const optimizer = new TorchOptimizer(variables, {
     name: config.optim,

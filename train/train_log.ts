@@ -41,7 +41,12 @@ export interface TrainLog {
     /** Multiply-accumulates of one forward pass at batch 1 and the run's input size, as thop counts FLOPs. */
     macs: number;
     imgSize: number;
-    pretrained?: { path: string; skipped: string[]; freshCbam: string[] };
+    pretrained?: {
+      path: string;
+      skipped: string[];
+      freshCbam: string[];
+      foldedBatchNorm: string[];
+    };
   };
   epochs: EpochEntry[];
   best: { epoch: number; train: EvalMetrics; val: EvalMetrics } | null;
