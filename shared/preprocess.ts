@@ -23,7 +23,7 @@
  * @module
  */
 import { sampleCropBox, type UniformSource } from "./image/random_resized_crop.ts";
-import { resample } from "./image/resample.ts";
+import { resample, resampleBox } from "./image/resample.ts";
 import type { RgbImage } from "./image/types.ts";
 import {
   centerCropBox,
@@ -82,11 +82,26 @@ export function resizeImage(image: RgbImage, width: number, height: number): Rgb
 /**
  * Resizes so the shorter side is `size`, keeping the aspect ratio as
  * torchvision's `Resize(size)` does: the longer side becomes
- * `floor(size * longer / shorter)`.
+ * `floor(size * longer / shorter)`. For an image decoded at reduced scale
+ * (`image.reducedDecode`), the sizes are the full image's.
  */
 export function resizeShorterSide(image: RgbImage, size: number): RgbImage {
   checkImage(image);
   checkPositiveInteger("size", size);
+  const reduced = image.reducedDecode;
+  if (reduced !== undefined) {
+    // The output size and filter positions come from the full-size image, so
+    // the result matches a resize of the full decode within the tolerance of
+    // the reduced decode.
+    const { width, height } = shorterSideSize(reduced.fullWidth, reduced.fullHeight, size);
+    const box = {
+      x: reduced.x,
+      y: reduced.y,
+      width: reduced.fullWidth / reduced.denominator,
+      height: reduced.fullHeight / reduced.denominator,
+    };
+    return resampleBox(image, box, width, height);
+  }
   const { width, height } = shorterSideSize(image.width, image.height, size);
   return resample(image, { x: 0, y: 0, width: image.width, height: image.height }, width, height);
 }
@@ -123,8 +138,7 @@ export function normalizeToFloat32(image: RgbImage, config: PreprocessConfig): F
 export function preprocessForEval(image: RgbImage, config: PreprocessConfig): Float32Array {
   checkImage(image);
   validateConfig(config);
-  const resizeSize = Math.round(config.imgSize / (config.resizeRatio ?? DEFAULT_RESIZE_RATIO));
-  const resized = resizeShorterSide(image, resizeSize);
+  const resized = resizeShorterSide(image, evalResizeSize(config));
   return normalize(centerCrop(resized, config.imgSize), config, false);
 }
 
@@ -173,6 +187,15 @@ export function downscaleForCache(image: RgbImage, minSide: number): RgbImage {
   checkPositiveInteger("minSide", minSide);
   if (Math.min(image.width, image.height) <= minSide) return image;
   return resizeShorterSide(image, minSide);
+}
+
+/**
+ * Shorter side after the evaluation resize: `round(imgSize / resizeRatio)`,
+ * 256 for 224-pixel inputs. Pass it as `minSide` when decoding for
+ * evaluation, so a large JPEG decodes at reduced scale but never below it.
+ */
+export function evalResizeSize(config: Pick<PreprocessConfig, "imgSize" | "resizeRatio">): number {
+  return Math.round(config.imgSize / (config.resizeRatio ?? DEFAULT_RESIZE_RATIO));
 }
 
 /** Output size of torchvision's `Resize(size)` for a `width` x `height` image. */

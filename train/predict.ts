@@ -14,7 +14,7 @@ import { BACKEND_NAMES, type BackendName, useBackend } from "../shared/backend.t
 import { loadModelDir } from "../shared/model/io.ts";
 import { predictProbabilities, type ScoredLabel, topK } from "../shared/model/classify.ts";
 import { DecoderPool } from "../shared/image/decoder_pool.ts";
-import { preprocessForEval } from "../shared/preprocess.ts";
+import { evalResizeSize, preprocessForEval } from "../shared/preprocess.ts";
 import { getLogger } from "../shared/log.ts";
 import { IMAGE_EXTENSIONS } from "./data/image_folder.ts";
 import { runCli } from "./cli.ts";
@@ -136,7 +136,8 @@ async function main(): Promise<number> {
       const chunk = files.slice(start, start + options.batchSize);
       const decoded = await Promise.all(chunk.map(async (file) => {
         try {
-          return { file, image: await pool.decode(await Deno.readFile(file)) };
+          const bytes = await Deno.readFile(file);
+          return { file, image: await pool.decode(bytes, { minSide: evalResizeSize(config) }) };
         } catch (error) {
           return { file, error: (error as Error).message };
         }

@@ -23,7 +23,7 @@ import {
 } from "../../shared/image/mod.ts";
 import { checkPixelCount } from "../../shared/image/decode.ts";
 import type { InputSpec } from "../../shared/model/metadata.ts";
-import { preprocessForEval } from "../../shared/preprocess.ts";
+import { evalResizeSize, preprocessForEval } from "../../shared/preprocess.ts";
 import { ApiError, type ErrorCode } from "../errors.ts";
 import { DecodeSlots } from "./decode_slots.ts";
 
@@ -39,14 +39,24 @@ export interface DecodedUpload {
 export interface ImageIntake {
   /**
    * Decodes `bytes`, or throws an {@linkcode ApiError} with an image error
-   * code. When `signal` aborts while the upload waits for a decoder, it
-   * throws the signal's reason and the image is not decoded.
+   * code. When `options.signal` aborts while the upload waits for a
+   * decoder, it throws the signal's reason and the image is not decoded.
+   * With `options.input`, a large JPEG decodes at reduced scale, never
+   * below the shorter side that `preprocess` resizes to.
    */
-  decode(bytes: Uint8Array, signal?: AbortSignal): Promise<DecodedUpload>;
+  decode(bytes: Uint8Array, options?: IntakeDecodeOptions): Promise<DecodedUpload>;
   /** Resizes, crops and normalizes `image` as the model's metadata specifies. */
   preprocess(image: RgbImage, input: InputSpec): Float32Array;
   /** Stops the decoder workers. */
   close(): void;
+}
+
+/** Options for {@linkcode ImageIntake.decode}. */
+export interface IntakeDecodeOptions {
+  /** The request's deadline. */
+  signal?: AbortSignal;
+  /** The model's input; its evaluation resize size becomes the decoder's `minSide`. */
+  input?: InputSpec;
 }
 
 /** Options for {@linkcode createImageIntake}. */
@@ -75,18 +85,20 @@ export function createImageIntake(options: ImageIntakeOptions): ImageIntake {
   const pool = workers > 0 ? new DecoderPool({ size: workers }) : undefined;
   const slots = new DecodeSlots(Math.max(1, workers));
   const decodePixels = pool
-    ? (bytes: Uint8Array) => pool.decode(bytes, { maxPixels })
-    : (bytes: Uint8Array) => decodeImage(bytes, { maxPixels });
+    ? (bytes: Uint8Array, minSide?: number) => pool.decode(bytes, { maxPixels, minSide })
+    : (bytes: Uint8Array, minSide?: number) => decodeImage(bytes, { maxPixels, minSide });
 
   return {
-    async decode(bytes, signal) {
+    async decode(bytes, options = {}) {
+      const minSide = options.input ? evalResizeSize(options.input) : undefined;
       try {
         // The header gives the format for the response. Reading it and
         // checking the pixel count here rejects empty, unrecognized and
         // oversized images without a round trip to a worker.
         const { format, width, height } = readImageHeader(bytes);
         checkPixelCount(format, width, height, maxPixels);
-        return { image: await slots.run(() => decodePixels(bytes), signal), format };
+        const image = await slots.run(() => decodePixels(bytes, minSide), options.signal);
+        return { image, format };
       } catch (error) {
         if (error instanceof ImageDecodeError) throw toApiError(error);
         throw error;

@@ -8,7 +8,7 @@
  */
 import { Hono } from "hono";
 import type { Context, MiddlewareHandler } from "hono";
-import type { ImageFormat } from "../../shared/image/types.ts";
+import type { ImageFormat, RgbImage } from "../../shared/image/types.ts";
 import { bodyLimit } from "../middleware/body_limit/index.ts";
 import type { ImageIntake } from "../image/intake.ts";
 import type { ModelSlot } from "../model/model_slot.ts";
@@ -37,6 +37,13 @@ export interface ClassifyRouteOptions {
   maxBodyBytes: number;
 }
 
+/** The upright size of the uploaded image, also when it was decoded at reduced scale. */
+function displayedSize(image: RgbImage): { width: number; height: number } {
+  const reduced = image.reducedDecode;
+  if (reduced) return { width: reduced.fullWidth, height: reduced.fullHeight };
+  return { width: image.width, height: image.height };
+}
+
 function elapsedSince(startedAt: number): number {
   return Math.round((performance.now() - startedAt) * 10) / 10;
 }
@@ -49,7 +56,10 @@ async function classify(c: Context<EdgeEnv>, options: ClassifyRouteOptions): Pro
   const deadline = c.var.deadline;
 
   let stageStart = performance.now();
-  const decoded = await options.intake.decode(bytes, deadline);
+  const decoded = await options.intake.decode(bytes, {
+    signal: deadline,
+    input: classifier.metadata.input,
+  });
   const decodeMs = elapsedSince(stageStart);
   deadline?.throwIfAborted();
 
@@ -66,7 +76,7 @@ async function classify(c: Context<EdgeEnv>, options: ClassifyRouteOptions): Pro
     predictions,
     label: predictions[0].label,
     model: { id: classifier.metadata.modelId, version: classifier.metadata.modelVersion },
-    image: { width: decoded.image.width, height: decoded.image.height, format: decoded.format },
+    image: { ...displayedSize(decoded.image), format: decoded.format },
     timings_ms: {
       decode: decodeMs,
       preprocess: preprocessMs,

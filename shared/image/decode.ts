@@ -32,7 +32,7 @@
  */
 import { decodeGif } from "./decoders/gif.ts";
 import { decodeHeic } from "./decoders/heic.ts";
-import { decodeJpeg } from "./decoders/jpeg.ts";
+import { decodeJpeg, type JpegDecodeOptions, scaledSize } from "./decoders/jpeg.ts";
 import { decodePng } from "./decoders/png.ts";
 import { decodeWebp } from "./decoders/webp.ts";
 import { formatList, formatName, readImageHeader, unrecognizedFormat } from "./header.ts";
@@ -43,6 +43,8 @@ import {
   DEFAULT_MAX_PIXELS,
   ImageDecodeError,
   type ImageFormat,
+  type ImageHeader,
+  type ReducedDecode,
   type RgbImage,
   SUPPORTED_FORMATS,
 } from "./types.ts";
@@ -56,13 +58,19 @@ import {
  * `unsupported_format` (unrecognized bytes, TIFF, BMP, SVG), `too_many_pixels`
  * (the header's width times height exceeds `maxPixels`; nothing is decoded)
  * or `invalid_image` (corrupt or truncated data). Raises a `RangeError` for an
- * invalid `maxPixels` and a `TypeError` when `bytes` is not a `Uint8Array`.
+ * invalid `maxPixels` or `minSide` and a `TypeError` when `bytes` is not a
+ * `Uint8Array`.
+ *
+ * With `options.minSide`, a JPEG whose shorter side is at least twice
+ * `minSide` decodes at 1/2, 1/4 or 1/8 scale, and the result is that much
+ * smaller (see {@linkcode DecodeOptions.minSide}).
  */
 export async function decodeImage(
   bytes: Uint8Array,
   options: DecodeOptions = {},
 ): Promise<RgbImage> {
   const maxPixels = validateMaxPixels(options.maxPixels ?? DEFAULT_MAX_PIXELS);
+  if (options.minSide !== undefined) validateMinSide(options.minSide);
   if (!(bytes instanceof Uint8Array)) {
     throw new TypeError(
       `decodeImage expects the encoded image as a Uint8Array, got ${
@@ -80,10 +88,11 @@ export async function decodeImage(
 
   const header = readImageHeader(bytes);
   checkPixelCount(format, header.width, header.height, maxPixels);
+  const jpegOptions = format === "jpeg" ? jpegOptionsFor(header, options.minSide) : {};
 
   let stored: RgbImage;
   try {
-    stored = await decodeStored(bytes, format, maxPixels);
+    stored = await decodeStored(bytes, format, maxPixels, jpegOptions);
   } catch (error) {
     if (error instanceof ImageDecodeError) throw error;
     const detail = error instanceof Error ? error.message : String(error);
@@ -94,7 +103,41 @@ export async function decodeImage(
       { format, cause: error },
     );
   }
-  return applyOrientation(stored, header.orientation);
+  const image = applyOrientation(stored, header.orientation);
+  const denominator = jpegOptions.scaleDenominator ?? 1;
+  // The jpeg-js fallback decodes at full size even when a reduction was requested.
+  if (denominator > 1 && stored.width < jpegOptions.storedSize!.width) {
+    image.reducedDecode = reducedGeometry(image, header, denominator);
+  }
+  return image;
+}
+
+/**
+ * Places the full image in the reduced pixel grid. Only the file's last
+ * block column and row can be partial, so the full image starts at 0 unless
+ * the orientation moved that column or row to the left or top.
+ */
+function reducedGeometry(
+  image: RgbImage,
+  header: ImageHeader,
+  denominator: number,
+): ReducedDecode {
+  const spanX = header.width / denominator;
+  const spanY = header.height / denominator;
+  const { orientation } = header;
+  // Orientations whose displayed left column is the stored last column or row.
+  const fromRight = orientation === 2 || orientation === 3 || orientation === 6 ||
+    orientation === 7;
+  // Orientations whose displayed top row is the stored last row or column.
+  const fromBottom = orientation === 3 || orientation === 4 || orientation === 7 ||
+    orientation === 8;
+  return {
+    denominator,
+    fullWidth: header.width,
+    fullHeight: header.height,
+    x: fromRight ? image.width - spanX : 0,
+    y: fromBottom ? image.height - spanY : 0,
+  };
 }
 
 /** Runs the format's decoder; the result is in stored orientation. */
@@ -102,10 +145,11 @@ function decodeStored(
   bytes: Uint8Array,
   format: ImageFormat,
   maxPixels: number,
+  jpegOptions: JpegDecodeOptions,
 ): Promise<RgbImage> {
   switch (format) {
     case "jpeg":
-      return decodeJpeg(bytes);
+      return decodeJpeg(bytes, jpegOptions);
     case "png":
       return Promise.resolve(decodePng(bytes));
     case "gif":
@@ -116,6 +160,40 @@ function decodeStored(
       return decodeHeic(bytes, maxPixels);
     default:
       throw unsupportedFormat(format);
+  }
+}
+
+/**
+ * Returns the reduction for a `width` x `height` JPEG that keeps its shorter
+ * side at least `minSide`: 8, 4 or 2 (the strongest that fits), or 1 when
+ * even 1/2 would go below. Sides are rounded up, as the decoder does.
+ */
+export function jpegScaleDenominator(width: number, height: number, minSide: number): number {
+  for (const denominator of [8, 4, 2]) {
+    const reduced = scaledSize({ width, height }, denominator);
+    if (Math.min(reduced.width, reduced.height) >= minSide) return denominator;
+  }
+  return 1;
+}
+
+function jpegOptionsFor(header: ImageHeader, minSide: number | undefined): JpegDecodeOptions {
+  if (minSide === undefined) return {};
+  // The header's size is after orientation; the decoder works on the stored size.
+  const swapped = header.orientation >= 5;
+  const storedSize = {
+    width: swapped ? header.height : header.width,
+    height: swapped ? header.width : header.height,
+  };
+  const scaleDenominator = jpegScaleDenominator(storedSize.width, storedSize.height, minSide);
+  return { scaleDenominator, storedSize };
+}
+
+function validateMinSide(minSide: number): void {
+  if (!Number.isSafeInteger(minSide) || minSide < 1) {
+    throw new RangeError(
+      `minSide must be a positive integer number of pixels, got ${minSide}; ` +
+        "omit it to decode at full size.",
+    );
   }
 }
 

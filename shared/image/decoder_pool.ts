@@ -80,8 +80,9 @@ export class DecoderPool {
       return Promise.reject(new TypeError("DecoderPool.decode expects the image as a Uint8Array."));
     }
     const maxPixels = options.maxPixels ?? DEFAULT_MAX_PIXELS;
+    const request = { id: this.#nextId++, bytes, maxPixels, minSide: options.minSide };
     return new Promise((resolve, reject) => {
-      this.#queue.push({ request: { id: this.#nextId++, bytes, maxPixels }, resolve, reject });
+      this.#queue.push({ request, resolve, reject });
       this.#dispatch();
     });
   }

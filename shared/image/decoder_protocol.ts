@@ -12,6 +12,8 @@ export interface WorkerRequest {
   bytes: Uint8Array;
   /** Pixel limit passed to `decodeImage`. */
   maxPixels: number;
+  /** Smallest shorter side passed to `decodeImage`, when the caller allows a reduced decode. */
+  minSide?: number;
 }
 
 /** An error as it crosses the worker boundary. */

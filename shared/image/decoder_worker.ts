@@ -1,5 +1,5 @@
 /**
- * Web Worker entry point for `DecoderPool`: receives `{ id, bytes, maxPixels }`,
+ * Web Worker entry point for `DecoderPool`: receives `{ id, bytes, maxPixels, minSide }`,
  * runs `decodeImage`, and posts back either the pixels (their buffer
  * transferred, not copied) or the error's name, message, code and format.
  * @module
@@ -10,9 +10,9 @@ import { ImageDecodeError } from "./types.ts";
 import type { SerializedError, WorkerReply, WorkerRequest } from "./decoder_protocol.ts";
 
 self.onmessage = async (event: MessageEvent<WorkerRequest>) => {
-  const { id, bytes, maxPixels } = event.data;
+  const { id, bytes, maxPixels, minSide } = event.data;
   try {
-    const image = await decodeImage(bytes, { maxPixels });
+    const image = await decodeImage(bytes, { maxPixels, minSide });
     const reply: WorkerReply = { id, ok: true, image };
     self.postMessage(reply, [image.data.buffer as ArrayBuffer]);
   } catch (error) {

@@ -85,9 +85,51 @@ export function resample(
   return resampleColumns(temp, vertical, firstRow, outHeight);
 }
 
-/** Computes Pillow's `precompute_coeffs` for the bilinear filter, then `normalize_coeffs_8bpc`. */
-function axisCoefficients(inSize: number, outSize: number): AxisCoefficients {
-  const scale = inSize / outSize;
+/** A rectangle inside an image whose edges may fall between pixel centers. */
+export interface FractionalBox {
+  /** Left edge in pixels, 0 or more. */
+  x: number;
+  /** Top edge in pixels, 0 or more. */
+  y: number;
+  /** Width in pixels, at least 1. */
+  width: number;
+  /** Height in pixels, at least 1. */
+  height: number;
+}
+
+/**
+ * Resizes the part of `image` inside `box` to `outWidth` x `outHeight`, as
+ * Pillow's `image.resize((outWidth, outHeight), BILINEAR, box=box)` does for
+ * a box with fractional edges. The filter reads whole pixels of `image` and
+ * stops at its borders. Callers validate the box and the output size.
+ */
+export function resampleBox(
+  image: RgbImage,
+  box: FractionalBox,
+  outWidth: number,
+  outHeight: number,
+): RgbImage {
+  const horizontal = axisCoefficients(image.width, outWidth, box.x, box.width);
+  const vertical = axisCoefficients(image.height, outHeight, box.y, box.height);
+  const firstRow = vertical.bounds[0];
+  const lastRow = vertical.bounds[2 * outHeight - 2] + vertical.bounds[2 * outHeight - 1];
+  const rows = { x: 0, y: firstRow, width: image.width, height: lastRow - firstRow };
+  const temp = resampleRows(image, rows, horizontal, outWidth);
+  return resampleColumns(temp, vertical, firstRow, outHeight);
+}
+
+/**
+ * Computes Pillow's `precompute_coeffs` for the bilinear filter, then
+ * `normalize_coeffs_8bpc`. The output spans `extent` input pixels from
+ * `start`, and taps are clipped to the `inSize` pixels that exist.
+ */
+function axisCoefficients(
+  inSize: number,
+  outSize: number,
+  start = 0,
+  extent = inSize,
+): AxisCoefficients {
+  const scale = extent / outSize;
   const filterScale = Math.max(scale, 1);
   const support = BILINEAR_SUPPORT * filterScale;
   const taps = Math.ceil(support) * 2 + 1;
@@ -98,7 +140,7 @@ function axisCoefficients(inSize: number, outSize: number): AxisCoefficients {
   const inverseScale = 1 / filterScale;
 
   for (let i = 0; i < outSize; i++) {
-    const center = (i + 0.5) * scale;
+    const center = start + (i + 0.5) * scale;
     // C's (int) cast truncates toward zero; Math.trunc matches it.
     const first = Math.max(Math.trunc(center - support + 0.5), 0);
     const count = Math.min(Math.trunc(center + support + 0.5), inSize) - first;

@@ -25,6 +25,32 @@ export interface RgbImage {
   height: number;
   /** `width * height * 3` bytes: R, G, B for each pixel. */
   data: Uint8Array;
+  /**
+   * Set when the image was decoded at reduced scale (see
+   * {@linkcode DecodeOptions.minSide}): where the full-size image lies in
+   * this one's pixel grid. The full image is `fullWidth` x `fullHeight`
+   * after orientation, and covers the box from (`x`, `y`) of size
+   * `fullWidth / denominator` x `fullHeight / denominator`. The box can end
+   * between pixel centers, because the last block row or column of the file
+   * may be partly outside the image. `resizeShorterSide` and
+   * `preprocessForEval` read this box, so they give the full decode's output
+   * size and crop; other functions treat the image as it is.
+   */
+  reducedDecode?: ReducedDecode;
+}
+
+/** Geometry of a reduced-scale decode; see {@linkcode RgbImage.reducedDecode}. */
+export interface ReducedDecode {
+  /** The reduction: 2, 4 or 8. */
+  denominator: number;
+  /** Width of the full-size image after orientation. */
+  fullWidth: number;
+  /** Height of the full-size image after orientation. */
+  fullHeight: number;
+  /** Left edge of the full image in this image's pixels. */
+  x: number;
+  /** Top edge of the full image in this image's pixels. */
+  y: number;
 }
 
 /** A file format recognized by its magic bytes. */
@@ -62,6 +88,15 @@ export interface DecodeOptions {
    * header before any pixel is decoded. Default: {@linkcode DEFAULT_MAX_PIXELS}.
    */
   maxPixels?: number;
+  /**
+   * Smallest shorter side, in pixels, that the caller needs, for example the
+   * evaluation resize size `round(imgSize / resizeRatio)`. A JPEG is then
+   * decoded at 1/2, 1/4 or 1/8 scale (DCT scaling), the strongest reduction
+   * whose shorter side is still at least `minSide`, and the image comes back
+   * smaller than the file's size. Other formats, and JPEGs too small to
+   * reduce, decode at full size. Default: full size for every format.
+   */
+  minSide?: number;
 }
 
 /** The pixel limit used when {@linkcode DecodeOptions.maxPixels} is not given: 50 megapixels. */

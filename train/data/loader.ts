@@ -53,8 +53,9 @@ export interface DecodeAllOptions {
   pool: ImageDecoder;
   /**
    * Shorter side in pixels that each image is reduced to before it is cached,
-   * keeping the aspect ratio. Smaller images are kept as they are. Default: no
-   * reduction.
+   * keeping the aspect ratio. Smaller images are kept as they are. It is also
+   * passed to the decoder as `minSide`, so large JPEGs decode at 1/2 to 1/8
+   * scale first. Default: no reduction.
    */
   cacheMinSide?: number;
   /** Function that reduces an image to `cacheMinSide`. Default: `downscaleForCache`. */
@@ -96,6 +97,10 @@ export async function decodeAll(
   const concurrency = options.concurrency ?? 2 * navigator.hardwareConcurrency;
   validateDecodeOptions(options, concurrency);
 
+  // A JPEG much larger than cacheMinSide decodes at reduced scale (minSide).
+  const decodeOptions: DecodeOptions = {};
+  if (maxPixels !== undefined) decodeOptions.maxPixels = maxPixels;
+  if (cacheMinSide !== undefined) decodeOptions.minSide = cacheMinSide;
   const results = new Array<DecodedSample | SkippedFile>(samples.length);
   let next = 0;
   let done = 0;
@@ -103,7 +108,7 @@ export async function decodeAll(
     while (next < samples.length) {
       const index = next++;
       const sample = samples[index];
-      results[index] = await decodeOne(sample, pool, maxPixels);
+      results[index] = await decodeOne(sample, pool, decodeOptions);
       const result = results[index];
       if ("image" in result && cacheMinSide !== undefined) {
         result.image = downscale(result.image, cacheMinSide);
@@ -122,11 +127,11 @@ export async function decodeAll(
 async function decodeOne(
   sample: Sample,
   pool: ImageDecoder,
-  maxPixels: number | undefined,
+  options: DecodeOptions,
 ): Promise<DecodedSample | SkippedFile> {
   try {
     const bytes = await Deno.readFile(sample.path);
-    const image = await pool.decode(bytes, maxPixels === undefined ? undefined : { maxPixels });
+    const image = await pool.decode(bytes, Object.keys(options).length > 0 ? options : undefined);
     return { sample, image };
   } catch (error) {
     if (!isUnreadableFileError(error)) throw error;

@@ -14,7 +14,12 @@ export interface WasmJpegFrame {
 
 /** One WebAssembly instance of the JPEG codec. */
 export interface WasmJpegDecoder {
-  decode(bytes: Uint8Array): WasmJpegFrame;
+  /**
+   * Decodes `bytes`. With `width` and `height`, jpeg-decoder 0.1.22 scales
+   * the IDCT by 1/2, 1/4 or 1/8, choosing the smallest output that is at
+   * least that size.
+   */
+  decode(bytes: Uint8Array, width?: number, height?: number): WasmJpegFrame;
 }
 
 declare const loader: {

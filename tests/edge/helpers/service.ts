@@ -13,7 +13,7 @@ import { Classifier, type Prediction } from "../../../edge/model/classifier.ts";
 import { ModelSlot } from "../../../edge/model/model_slot.ts";
 import type { EdgeEnv } from "../../../edge/types.ts";
 import { decodeImage } from "../../../shared/image/mod.ts";
-import { preprocessForEval } from "../../../shared/preprocess.ts";
+import { evalResizeSize, preprocessForEval } from "../../../shared/preprocess.ts";
 import { startInferenceBackend } from "../../../edge/model/classifier.ts";
 import { writeTinyModel } from "./tiny_model.ts";
 
@@ -72,7 +72,8 @@ export async function referencePredictions(
   topK: number,
 ): Promise<Prediction[]> {
   const loaded = await tinyClassifier();
-  const image = await decodeImage(bytes);
+  const minSide = evalResizeSize(loaded.metadata.input);
+  const image = await decodeImage(bytes, { minSide });
   const input = preprocessForEval(image, loaded.metadata.input);
   return loaded.rank(loaded.predict(input), topK);
 }

@@ -134,7 +134,10 @@ Deno.test("decodeAll downscales for the cache", async () => {
     });
     assert.deepEqual(calls.sort(), [[10, 5], [4, 5]].sort());
     assert.deepEqual(decoded.map((d) => d.image.width), [4, 5]);
-    assert.deepEqual(pool.options, [{ maxPixels: 400 }, { maxPixels: 400 }]);
+    assert.deepEqual(pool.options, [{ maxPixels: 400, minSide: 5 }, {
+      maxPixels: 400,
+      minSide: 5,
+    }]);
   });
 });
 
