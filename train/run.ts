@@ -36,6 +36,7 @@ import {
 import { exists, writeJsonAtomic } from "./files.ts";
 import { formatBest, isBetter, type TrainLog, writeConfusionPlot, writeLog } from "./train_log.ts";
 import { applyPretrained } from "./pretrained.ts";
+import { calibrate } from "./calibration.ts";
 
 const logger = getLogger(["waste-vision", "train"]);
 
@@ -340,6 +341,22 @@ async function finishRun(run: {
     await writeConfusionPlot(config.out, "test", log.test, classNames, `Test, epoch ${best.epoch}`);
   }
   await writeConfusionPlot(config.out, "val", best.val, classNames, `Val, epoch ${best.epoch}`);
+  const valPass = await runEval(model, data.val, {
+    batchSize: config.batchSize,
+    preprocess,
+    numClasses: classNames.length,
+  });
+  const fitted = calibrate(valPass.logits, data.val.map((d) => d.sample.label));
+  log.calibration = fitted;
+  logger.info(
+    "Calibration on val: temperature {t}, uncertain below {u} (flags {flagged}% of val; accuracy on the rest {kept}%)",
+    {
+      t: fitted.temperature.toFixed(3),
+      u: fitted.uncertainThreshold.toFixed(3),
+      flagged: (fitted.valFlaggedShare * 100).toFixed(1),
+      kept: (fitted.valAccuracyKept * 100).toFixed(2),
+    },
+  );
   const metadata = metadataFor(config, classNames, {
     bestEpoch: best.epoch,
     epochs: config.epochs,
@@ -349,6 +366,14 @@ async function finishRun(run: {
     datasetSizes: log.dataset.sizes,
     command: log.command,
   });
+  metadata.calibration = {
+    temperature: fitted.temperature,
+    uncertainThreshold: fitted.uncertainThreshold,
+    method: "temperature scaling fitted on val by NLL; threshold maximizes Youden's J " +
+      "(share of right val answers kept minus share of wrong ones kept)",
+    valFlaggedShare: fitted.valFlaggedShare,
+    valAccuracyKept: fitted.valAccuracyKept,
+  };
   await saveModelDir(`${config.out}/model`, model, metadata);
   log.status = "finished";
   await writeLog(config.out, log);

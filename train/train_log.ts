@@ -12,6 +12,7 @@ import { type EvalMetrics, formatMetricsTable } from "./metrics.ts";
 import { renderConfusionSvg, renderCurvesSvg } from "./plots.ts";
 import { writeJsonAtomic, writeTextAtomic } from "./files.ts";
 import type { TrainConfig } from "./config.ts";
+import type { Calibration } from "./calibration.ts";
 
 /** One epoch of the log. */
 export interface EpochEntry {
@@ -51,6 +52,7 @@ export interface TrainLog {
   epochs: EpochEntry[];
   best: { epoch: number; train: EvalMetrics; val: EvalMetrics } | null;
   test?: EvalMetrics;
+  calibration?: Calibration;
   elapsedSeconds: number;
 }
 

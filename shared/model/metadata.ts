@@ -52,6 +52,21 @@ export interface TrainingSummary {
   command?: string;
 }
 
+/**
+ * Confidence calibration fitted on val at export: logits are divided by
+ * `temperature` before the softmax, and a calibrated top score under
+ * `uncertainThreshold` marks the answer as uncertain.
+ */
+export interface CalibrationSpec {
+  temperature: number;
+  uncertainThreshold: number;
+  /** How the threshold was chosen, in words. */
+  method: string;
+  /** Share of val photos under the threshold, and val accuracy on the others. */
+  valFlaggedShare: number;
+  valAccuracyKept: number;
+}
+
 /** Contents of metadata.json. */
 export interface ModelMetadata {
   formatVersion: number;
@@ -64,6 +79,7 @@ export interface ModelMetadata {
   /** Class names in logit order. */
   classNames: string[];
   training?: TrainingSummary;
+  calibration?: CalibrationSpec;
   createdAt: string;
 }
 

@@ -124,6 +124,11 @@ Deno.test("training writes a log with every required field", async () => {
   const metadata = JSON.parse(await Deno.readTextFile(`${out}/model/metadata.json`));
   assert.equal(metadata.training.bestEpoch, 1);
   assert.equal(metadata.input.imgSize, 32);
+  assert.ok(metadata.calibration.temperature > 0);
+  assert.ok(
+    metadata.calibration.uncertainThreshold >= 0 && metadata.calibration.uncertainThreshold < 1,
+  );
+  assert.equal(typeof log.calibration.valNll.after, "number");
   await Deno.remove(root, { recursive: true });
 });
 
