@@ -18,7 +18,16 @@
 import * as tf from "@tensorflow/tfjs";
 import "./cbam.ts";
 import { enforceFrozenBatchNormInModel } from "./batch_norm.ts";
-import { labelsJson, ModelFormatError, type ModelMetadata, validateMetadata } from "./metadata.ts";
+import { compileInferenceModel, type InferenceModel } from "./inference.ts";
+import {
+  formatVersionFor,
+  labelsJson,
+  ModelFormatError,
+  type ModelMetadata,
+  validateMetadata,
+  type WeightQuantization,
+} from "./metadata.ts";
+import { quantizeWeights, storedByteLength } from "./quantize.ts";
 
 const SHARD_BYTES = 4 * 1024 * 1024;
 
@@ -42,8 +51,14 @@ async function captureArtifacts(model: tf.LayersModel): Promise<tf.io.ModelArtif
   return captured!;
 }
 
-async function writeModelFiles(dir: string, artifacts: tf.io.ModelArtifacts): Promise<void> {
-  const weights = new Uint8Array(tf.io.CompositeArrayBuffer.join(artifacts.weightData!));
+async function writeModelFiles(
+  dir: string,
+  artifacts: tf.io.ModelArtifacts,
+  quantization: WeightQuantization,
+): Promise<void> {
+  const joined = tf.io.CompositeArrayBuffer.join(artifacts.weightData!);
+  const quantized = quantizeWeights(artifacts.weightSpecs!, joined, quantization);
+  const weights = new Uint8Array(quantized.data);
   const shardCount = Math.max(1, Math.ceil(weights.byteLength / SHARD_BYTES));
   const paths: string[] = [];
   for (let i = 0; i < shardCount; i++) {
@@ -56,7 +71,7 @@ async function writeModelFiles(dir: string, artifacts: tf.io.ModelArtifacts): Pr
     generatedBy: `TensorFlow.js tfjs-layers v${tf.version.tfjs}`,
     convertedBy: null,
     modelTopology: artifacts.modelTopology,
-    weightsManifest: [{ paths, weights: artifacts.weightSpecs }],
+    weightsManifest: [{ paths, weights: quantized.specs }],
   };
   await Deno.writeTextFile(join(dir, "model.json"), JSON.stringify(modelJson));
 }
@@ -80,7 +95,10 @@ export interface SaveModelOptions {
 /**
  * Writes `model` with its metadata to `dir`, replacing any folder there.
  * The files go to `dir.tmp` first, and the folder is renamed into place only
- * when every file is written.
+ * when every file is written. Kernels are stored as
+ * `metadata.inference.weightQuantization` says (float32 when absent), and
+ * metadata.json gets the format version that describes the folder
+ * (`formatVersionFor`), whatever `metadata.formatVersion` says.
  */
 export async function saveModelDir(
   dir: string,
@@ -92,8 +110,10 @@ export async function saveModelDir(
   const previous = `${dir}.old`;
   await removeIfPresent(staging);
   await Deno.mkdir(staging, { recursive: true });
-  await writeModelFiles(staging, await captureArtifacts(model));
-  await Deno.writeTextFile(join(staging, "metadata.json"), JSON.stringify(metadata, null, 2));
+  const quantization = metadata.inference?.weightQuantization ?? "float32";
+  await writeModelFiles(staging, await captureArtifacts(model), quantization);
+  const written = { ...metadata, formatVersion: formatVersionFor(metadata) };
+  await Deno.writeTextFile(join(staging, "metadata.json"), JSON.stringify(written, null, 2));
   await Deno.writeTextFile(
     join(staging, "labels.json"),
     JSON.stringify(labelsJson(metadata.classNames), null, 2),
@@ -164,10 +184,9 @@ async function readArtifacts(dir: string): Promise<tf.io.ModelArtifacts> {
     }
   }
   const weightData = tf.io.CompositeArrayBuffer.join(buffers);
-  const expected = specs.reduce(
-    (sum, spec) => sum + spec.shape.reduce((a, b) => a * b, 1) * 4,
-    0,
-  );
+  // float16 and uint8 weights take 2 and 1 bytes per value; tfjs
+  // dequantizes them to float32 while building the model.
+  const expected = storedByteLength(specs);
   if (weightData.byteLength !== expected) {
     throw new ModelFormatError(
       `Weights in ${dir} have ${weightData.byteLength} bytes but model.json describes ${expected}. ` +
@@ -209,4 +228,26 @@ export async function loadModelDir(dir: string): Promise<LoadedModel> {
   }
   enforceFrozenBatchNormInModel(model);
   return { model, metadata, dir };
+}
+
+/** A model folder compiled for prediction, with its metadata. */
+export interface LoadedInferenceModel {
+  model: InferenceModel;
+  metadata: ModelMetadata;
+  dir: string;
+}
+
+/**
+ * Loads a model folder as {@linkcode loadModelDir} does and compiles it with
+ * `compileInferenceModel` (BatchNorm folded, fused ops). The layers model is
+ * freed afterwards; the returned model owns its weights. Throws the same
+ * {@linkcode ModelFormatError}s as {@linkcode loadModelDir}.
+ */
+export async function loadInferenceModelDir(dir: string): Promise<LoadedInferenceModel> {
+  const { model, metadata } = await loadModelDir(dir);
+  try {
+    return { model: compileInferenceModel(model), metadata, dir };
+  } finally {
+    model.dispose();
+  }
 }

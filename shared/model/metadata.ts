@@ -6,8 +6,31 @@
  */
 import type { CbamPlacement, ResNetDepth } from "./resnet.ts";
 
-/** Version of the model folder layout that this code writes. */
-export const MODEL_FORMAT_VERSION = 1;
+/**
+ * Newest model folder layout that this code reads and writes.
+ *
+ * - 1: TF.js layers model with float32 weights, BatchNorm layers as trained.
+ * - 2: may also have BatchNorm folded into the convolutions and weights
+ *   stored as float16 or uint8 (see {@linkcode ModelMetadata.inference}).
+ *
+ * `saveModelDir` writes the lowest version that describes the folder, so a
+ * plain export stays readable by code that reads only version 1.
+ */
+export const MODEL_FORMAT_VERSION = 2;
+
+/** Weight storage of an exported model. */
+export type WeightQuantization = "float32" | "float16" | "uint8";
+
+/** The weight storage options, for command-line choices. */
+export const WEIGHT_QUANTIZATIONS: readonly WeightQuantization[] = ["float32", "float16", "uint8"];
+
+/** How an exported model was prepared for inference (format version 2). */
+export interface InferenceExport {
+  /** Whether BatchNorm was folded into the convolutions; such a model is for inference only. */
+  batchNormFolded: boolean;
+  /** How kernel weights are stored; they load as float32 either way. */
+  weightQuantization: WeightQuantization;
+}
 
 /** Architecture of an exported model, enough to rebuild it. */
 export type ArchitectureSpec =
@@ -80,7 +103,20 @@ export interface ModelMetadata {
   classNames: string[];
   training?: TrainingSummary;
   calibration?: CalibrationSpec;
+  /** Present when the folder was exported for inference: folded or quantized. */
+  inference?: InferenceExport;
   createdAt: string;
+}
+
+/**
+ * Returns the format version that describes a folder with `metadata`: 2
+ * when it is folded or quantized, 1 otherwise.
+ */
+export function formatVersionFor(metadata: Pick<ModelMetadata, "inference">): number {
+  const inference = metadata.inference;
+  const changed = inference !== undefined &&
+    (inference.batchNormFolded || inference.weightQuantization !== "float32");
+  return changed ? 2 : 1;
 }
 
 /** A model folder or its metadata is missing, invalid or too new to read. */
@@ -129,6 +165,15 @@ export function validateMetadata(value: unknown, path = "metadata.json"): ModelM
     path,
     "classNames",
   );
+  if (meta.inference !== undefined) {
+    const { batchNormFolded, weightQuantization } = meta.inference;
+    requireField(typeof batchNormFolded === "boolean", path, "inference.batchNormFolded");
+    requireField(
+      WEIGHT_QUANTIZATIONS.includes(weightQuantization),
+      path,
+      "inference.weightQuantization",
+    );
+  }
   return meta as ModelMetadata;
 }
 
