@@ -11,7 +11,7 @@
  */
 import { Command, InvalidArgumentError, Option } from "commander";
 import { BACKEND_NAMES, type BackendName, useBackend } from "../shared/backend.ts";
-import { loadModelDir } from "../shared/model/io.ts";
+import { loadInferenceModelDir } from "../shared/model/io.ts";
 import { predictProbabilities, type ScoredLabel, topK } from "../shared/model/classify.ts";
 import { DecoderPool } from "../shared/image/decoder_pool.ts";
 import { evalResizeSize, preprocessForEval } from "../shared/preprocess.ts";
@@ -119,7 +119,8 @@ async function main(): Promise<number> {
   command.parse(Deno.args, { from: "user" });
   const options = command.opts();
   await useBackend(options.backend as BackendName);
-  const { model, metadata } = await loadModelDir(options.model);
+  // The inference graph: BatchNorm folded into fused convolution ops.
+  const { model, metadata } = await loadInferenceModelDir(options.model);
   const files = await listImages(command.args);
   const { classNames, input } = metadata;
   const k = Math.min(options.topK, classNames.length);

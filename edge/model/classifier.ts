@@ -1,6 +1,8 @@
 /**
- * The classifier the edge serves: a model folder loaded once, warmed with one
- * inference, and applied to preprocessed images.
+ * The classifier the edge serves: a model folder loaded once, compiled into
+ * the inference graph of `shared/model/inference.ts` (BatchNorm folded,
+ * fused convolution ops), warmed with one inference, and applied to
+ * preprocessed images.
  *
  * Every call runs inside `tf.tidy`, so `tf.memory().numTensors` is back to
  * its value from before the call once it returns or throws.
@@ -18,7 +20,8 @@
 import * as tf from "@tensorflow/tfjs";
 import { getLogger } from "@logtape/logtape";
 import { useBackend } from "../../shared/backend.ts";
-import { loadModelDir } from "../../shared/model/io.ts";
+import type { InferenceModel } from "../../shared/model/inference.ts";
+import { loadInferenceModelDir } from "../../shared/model/io.ts";
 import type { ModelMetadata } from "../../shared/model/metadata.ts";
 import type { InferenceBackend } from "../config.ts";
 
@@ -57,24 +60,25 @@ export async function startInferenceBackend(preferred: InferenceBackend): Promis
 
 /** A loaded, warmed model with its metadata. */
 export class Classifier {
-  readonly model: tf.LayersModel;
+  readonly model: InferenceModel;
   readonly metadata: ModelMetadata;
   /** The TensorFlow.js backend in use when the model was loaded. */
   readonly backend: string;
 
-  constructor(model: tf.LayersModel, metadata: ModelMetadata, backend: string) {
+  constructor(model: InferenceModel, metadata: ModelMetadata, backend: string) {
     this.model = model;
     this.metadata = metadata;
     this.backend = backend;
   }
 
   /**
-   * Starts the backend, loads the model folder `dir` and warms it. Throws the
-   * `ModelFormatError` of `loadModelDir` for a missing or invalid folder.
+   * Starts the backend, loads the model folder `dir`, compiles it for
+   * inference and warms it. Throws the `ModelFormatError` of `loadModelDir`
+   * for a missing or invalid folder.
    */
   static async load(dir: string, options: ClassifierLoadOptions = {}): Promise<Classifier> {
     const backend = await startInferenceBackend(options.backend ?? "wasm");
-    const { model, metadata } = await loadModelDir(dir);
+    const { model, metadata } = await loadInferenceModelDir(dir);
     const classifier = new Classifier(model, metadata, backend);
     classifier.warm();
     return classifier;
@@ -109,7 +113,7 @@ export class Classifier {
     const size = this.metadata.input.imgSize;
     return tf.tidy(() => {
       const batch = tf.tensor4d(input, [1, size, size, 3]);
-      const logits = this.model.predict(batch) as tf.Tensor;
+      const logits = this.model.predict(batch);
       return tf.softmax(logits).dataSync() as Float32Array;
     });
   }

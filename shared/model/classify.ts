@@ -4,6 +4,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
+import { InferenceModel } from "./inference.ts";
 
 /** One class and its score. */
 export interface ScoredLabel {
@@ -17,14 +18,16 @@ export interface ScoredLabel {
  * row-major. Frees every tensor it makes.
  */
 export async function predictProbabilities(
-  model: tf.LayersModel,
+  model: tf.LayersModel | InferenceModel,
   inputs: Float32Array,
   options: { count: number; imgSize: number; temperature?: number },
 ): Promise<Float32Array> {
   const { count, imgSize } = options;
   const probabilities = tf.tidy(() => {
     const x = tf.tensor4d(inputs, [count, imgSize, imgSize, 3]);
-    const logits = model.apply(x, { training: false }) as tf.Tensor2D;
+    const logits = (model instanceof InferenceModel
+      ? model.predict(x)
+      : model.apply(x, { training: false })) as tf.Tensor2D;
     const scaled = options.temperature ? tf.div(logits, options.temperature) : logits;
     return tf.softmax(scaled);
   });

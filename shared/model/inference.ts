@@ -286,9 +286,18 @@ export class InferenceModel {
   /**
    * Returns the model's output (logits for the models of this project) for
    * an NHWC batch. The caller disposes the result; intermediate tensors are
-   * freed.
+   * freed. Throws a `RangeError` when `x` does not have the model's input
+   * shape, as `tf.LayersModel.predict` does.
    */
   predict(x: tf.Tensor4D): tf.Tensor {
+    const expected = this.inputShape;
+    const actual = x.shape.slice(1);
+    if (x.rank !== 4 || expected.some((side, i) => side !== null && side !== actual[i])) {
+      throw new RangeError(
+        `InferenceModel.predict expects a batch of shape [n, ${expected.join(", ")}], ` +
+          `got [${x.shape.join(", ")}].`,
+      );
+    }
     return tf.tidy(() => {
       const values = new Map<number, tf.Tensor>([[this.#inputId, x]]);
       for (const step of this.#steps) {

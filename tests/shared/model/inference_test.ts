@@ -2,12 +2,7 @@ import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
 import { useBackend } from "../../../shared/backend.ts";
 import { compileInferenceModel } from "../../../shared/model/inference.ts";
-import {
-  maxAbsDifference,
-  randomInput,
-  testMobileNetV2,
-  testResNet,
-} from "./random_batch_norm.ts";
+import { maxAbsDifference, randomInput, testMobileNetV2, testResNet } from "./random_batch_norm.ts";
 
 const TOLERANCE = 1e-4;
 
@@ -55,6 +50,16 @@ for (const backend of ["cpu", "wasm"] as const) {
       assert.equal(inference.stats.fusedActivations, relu6.length);
       assert.equal(inference.stats.fusedPaddings, paddings.length);
       assert.ok(inference.stats.steps < model.layers.length / 2);
+      inference.dispose();
+      model.dispose();
+    });
+
+    await t.step("rejects an input of the wrong shape", () => {
+      const model = testResNet({ kind: "none" }, 6);
+      const inference = compileInferenceModel(model);
+      const x = tf.zeros([1, 16, 16, 3]) as tf.Tensor4D;
+      assert.throws(() => inference.predict(x), /expects a batch of shape \[n, 32, 32, 3\]/);
+      x.dispose();
       inference.dispose();
       model.dispose();
     });
