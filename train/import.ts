@@ -19,11 +19,11 @@ import { Command, InvalidArgumentError } from "commander";
 import type * as tf from "@tensorflow/tfjs";
 import { useBackend } from "../shared/backend.ts";
 import { getLogger } from "../shared/log.ts";
-import { saveModelDir } from "../shared/model/io.ts";
 import {
   type ArchitectureSpec,
   MODEL_FORMAT_VERSION,
   type ModelMetadata,
+  type WeightQuantization,
 } from "../shared/model/metadata.ts";
 import {
   buildMobileNetV2,
@@ -50,6 +50,11 @@ import {
   TorchCheckpointError,
 } from "../shared/torch/mod.ts";
 import { runCli } from "./cli.ts";
+import {
+  addInferenceExportOptions,
+  type InferenceExportOptions,
+  saveInferenceExport,
+} from "./export_inference.ts";
 
 const logger = getLogger(["waste-vision", "import"]);
 
@@ -66,7 +71,7 @@ const DEFAULT_CBAM_KERNEL_SIZE = 7;
 const MOBILENET_V2_STEM_CHANNELS = 32;
 
 /** Options of {@linkcode importCheckpoint}, one per command-line flag. */
-export interface ImportOptions {
+export interface ImportOptions extends InferenceExportOptions {
   /** Path of the `.pth`, `.pt` or `.safetensors` file. */
   checkpoint: string;
   /** One of {@linkcode IMPORT_MODELS}. */
@@ -131,7 +136,9 @@ export async function importCheckpoint(options: ImportOptions): Promise<ImportRe
   try {
     applyStateDict(model, stateDict);
     const metadata = importMetadata(options.model, architecture, classNames, imgSize);
-    await saveModelDir(options.out, model, metadata, {
+    await saveInferenceExport(options.out, model, metadata, {
+      fold: options.fold,
+      quantize: options.quantize,
       extraFiles: {
         "import.json": {
           checkpoint: options.checkpoint,
@@ -352,7 +359,7 @@ function parseImgSize(value: string): number {
 
 /** Parses the command line and runs the import; returns the exit code. */
 export async function main(args: string[]): Promise<number> {
-  const program = new Command("import")
+  const command = new Command("import")
     .description("Convert a PyTorch checkpoint into a TF.js model folder with labels and metadata.")
     .argument("<checkpoint>", "torch.save file (.pth, .pt) or .safetensors file")
     .requiredOption("--model <name>", `network in the checkpoint: ${IMPORT_MODELS.join(", ")}`)
@@ -364,8 +371,8 @@ export async function main(args: string[]): Promise<number> {
     )
     .option("--labels <file>", 'class names: one per line, or the JSON map {"0": "name"}')
     .option("--img-size <pixels>", "side of the square input in pixels", parseImgSize, 224)
-    .requiredOption("--out <dir>", "output model folder; an existing folder is replaced")
-    .exitOverride();
+    .requiredOption("--out <dir>", "output model folder; an existing folder is replaced");
+  const program = addInferenceExportOptions(command).exitOverride();
   program.parse(args, { from: "user" });
   const flags = program.opts<{
     model: string;
@@ -373,6 +380,8 @@ export async function main(args: string[]): Promise<number> {
     labels?: string;
     imgSize: number;
     out: string;
+    fold?: boolean;
+    quantize: WeightQuantization;
   }>();
   await useBackend("cpu");
   await importCheckpoint({ checkpoint: program.args[0], ...flags });
