@@ -19,7 +19,7 @@ import * as tf from "@tensorflow/tfjs";
 import "@tensorflow/tfjs-backend-wasm";
 import { setWasmPaths } from "@tensorflow/tfjs-backend-wasm";
 import "@tensorflow/tfjs-backend-webgpu";
-import { registerConv2dBackpropFilter } from "./kernels/conv2d_backprop_filter.ts";
+import { registerTrainingKernels } from "./kernels/register.ts";
 
 /** A backend name accepted on the command line. */
 export type BackendName = "auto" | "cpu" | "wasm" | "webgpu";
@@ -114,7 +114,7 @@ export async function useBackend(
   // With IS_NODE off, tfjs-backend-wasm picks its threaded build, whose
   // workers fail to start under Deno's node:worker_threads; keep the SIMD one.
   tf.env().set("WASM_HAS_MULTITHREAD_SUPPORT", false);
-  registerConv2dBackpropFilter();
+  registerTrainingKernels();
   const ok = await tf.setBackend(choice.backend);
   await tf.ready();
   if (!ok || tf.getBackend() !== choice.backend) {

@@ -1,0 +1,91 @@
+import assert from "node:assert/strict";
+import * as tf from "@tensorflow/tfjs";
+import { useBackend } from "../../../shared/backend.ts";
+import { assertClose, randomArray } from "./reference.ts";
+
+const SHAPE: [number, number, number, number] = [2, 3, 4, 5];
+
+/** Computes batch norm with elementwise ops, whose gradients do not use FusedBatchNorm's. */
+function elementwiseBatchNorm(
+  x: tf.Tensor,
+  mean: tf.Tensor,
+  variance: tf.Tensor,
+  offset: tf.Tensor,
+  scale: tf.Tensor,
+): tf.Tensor {
+  const normalized = tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, 1e-5)));
+  return tf.add(tf.mul(normalized, scale), offset);
+}
+
+function batchNormOperands(): tf.Tensor[] {
+  const channels = SHAPE[3];
+  return [
+    tf.tensor4d(randomArray(SHAPE.reduce((a, b) => a * b), 1, 0), SHAPE),
+    tf.tensor1d(randomArray(channels, 2, 0)),
+    tf.tensor1d(randomArray(channels, 3, 0).map((v) => 0.5 + Math.abs(v))),
+    tf.tensor1d(randomArray(channels, 4, 0)),
+    tf.tensor1d(randomArray(channels, 5, 0)),
+  ];
+}
+
+for (const backend of ["cpu", "wasm"] as const) {
+  Deno.test(`FusedBatchNorm gradient on ${backend} equals elementwise ops`, async () => {
+    await useBackend(backend);
+    const operands = batchNormOperands();
+    const upstream = tf.tensor4d(randomArray(SHAPE.reduce((a, b) => a * b), 6, 0), SHAPE);
+    const loss = (fn: (...t: tf.Tensor[]) => tf.Tensor) => (...t: tf.Tensor[]) =>
+      tf.sum(tf.mul(fn(...t), upstream));
+    const fused = tf.grads(
+      loss((x, m, v, o, s) =>
+        tf.batchNorm(
+          x as tf.Tensor4D,
+          m as tf.Tensor1D,
+          v as tf.Tensor1D,
+          o as tf.Tensor1D,
+          s as tf.Tensor1D,
+          1e-5,
+        )
+      ),
+    )(operands);
+    const reference = tf.grads(loss(elementwiseBatchNorm))(operands);
+    for (const [index, name] of ["x", "mean", "variance", "offset", "scale"].entries()) {
+      assert.deepEqual(fused[index].shape, reference[index].shape, `${name} shape`);
+      assertClose(await fused[index].data(), await reference[index].data(), 1e-4);
+    }
+    tf.dispose([...operands, upstream, ...fused, ...reference]);
+  });
+
+  Deno.test(`Max gradient on ${backend} routes dy to every maximum`, async (t) => {
+    await useBackend(backend);
+    // Values with ties: integers in 0..3 make repeated maxima common.
+    const values = randomArray(SHAPE.reduce((a, b) => a * b), 7, 0).map((v) => Math.round(v * 3));
+    const x = tf.tensor4d(values, SHAPE);
+    for (const axes of [[3], [1, 2], [0, 1, 2, 3]]) {
+      await t.step(`axes ${axes}`, async () => {
+        const reduced = tf.max(x, axes, true);
+        const upstream = tf.tensor(randomArray(reduced.size, 8, 0), reduced.shape);
+        const gradient = tf.grad((t: tf.Tensor) => tf.sum(tf.mul(tf.max(t, axes, true), upstream)))(
+          x,
+        );
+        const maxima = await reduced.data();
+        const dy = await upstream.data();
+        const expected = new Float32Array(values.length);
+        const strides = [SHAPE[1] * SHAPE[2] * SHAPE[3], SHAPE[2] * SHAPE[3], SHAPE[3], 1];
+        const reducedStrides = reduced.shape.map((_, i) =>
+          reduced.shape.slice(i + 1).reduce((a, b) => a * b, 1)
+        );
+        for (let i = 0; i < values.length; i++) {
+          const index = strides.map((stride, d) => Math.floor(i / stride) % SHAPE[d]);
+          const target = index.reduce(
+            (sum, v, d) => sum + (axes.includes(d) ? 0 : v) * reducedStrides[d],
+            0,
+          );
+          expected[i] = values[i] === maxima[target] ? dy[target] : 0;
+        }
+        assertClose(await gradient.data(), expected, 1e-6);
+        tf.dispose([reduced, upstream, gradient]);
+      });
+    }
+    x.dispose();
+  });
+}
