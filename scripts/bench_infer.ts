@@ -8,7 +8,8 @@
  *    (`shared/model/inference.ts`).
  * 2. ONNX Runtime (`bench_infer_onnx.ts`): onnxruntime-node and
  *    onnxruntime-web with 1 and 2 threads on the same networks exported from
- *    PyTorch; skipped with a message when PyTorch, Node.js or npm is missing.
+ *    PyTorch. This part is skipped with a message when PyTorch, Node.js or
+ *    npm is missing.
  * 3. Photo to answer: `edge/server.ts` as a child process on 127.0.0.1
  *    serving ResNet-18 + CBAM at 224 px; cold start (process start to the
  *    first 200 answer), then `POST /v1/classify` latency for a 512x384 TrashNet
@@ -76,9 +77,9 @@ function parseOptions(): BenchOptions {
     .option("--runs <n>", "timed runs per measurement", positiveInteger("runs"), 30)
     .option(
       "--concurrency <n>",
-      "12-megapixel uploads in flight at once in the memory burst",
+      "12-megapixel uploads sent at once in the memory burst",
       positiveInteger("concurrency"),
-      8,
+      24,
     )
     .option("--out <file>", "also write the results as JSON to this file")
     .parse(["deno", "bench_infer", ...Deno.args])
@@ -222,7 +223,7 @@ async function classify(baseUrl: string, photo: Uint8Array) {
   return { status: response.status, ms: performance.now() - startedAt, body };
 }
 
-/** Milliseconds from `startedAt` until the server first answers a classification with 200. */
+/** Returns the milliseconds from `startedAt` until the server first returns 200 for a classification. */
 async function waitForFirstAnswer(baseUrl: string, photo: Uint8Array, startedAt: number) {
   const deadline = startedAt + 60_000;
   while (performance.now() < deadline) {
@@ -234,7 +235,9 @@ async function waitForFirstAnswer(baseUrl: string, photo: Uint8Array, startedAt:
     }
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
-  throw new Error(`The server at ${baseUrl} gave no answer within 60 s.`);
+  throw new Error(
+    `The server at ${baseUrl} returned no 200 response within 60 s; check its log above.`,
+  );
 }
 
 /**
@@ -283,7 +286,7 @@ async function measureEndpoint(workDir: string, options: BenchOptions) {
       );
     }
     const burst = await Promise.all(
-      Array.from({ length: options.concurrency * 3 }, () => classify(baseUrl, photos["4000x3000"])),
+      Array.from({ length: options.concurrency }, () => classify(baseUrl, photos["4000x3000"])),
     );
     const failures = burst.filter((result) => result.status !== 200).length;
     const peakMiB = await peakRssMiB(server.pid);

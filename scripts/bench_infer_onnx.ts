@@ -32,7 +32,7 @@ export interface OrtLatency {
 export interface OrtReport {
   /** Measurements, empty when skipped. */
   results: OrtLatency[];
-  /** Why a part was skipped, for the report. */
+  /** Reasons for the parts that were skipped, for the report. */
   skipped: string[];
 }
 
@@ -98,7 +98,7 @@ async function installRuntime(dir: string): Promise<string | undefined> {
 
 /**
  * Measures onnxruntime-node and onnxruntime-web on the exported networks with
- * 1 and 2 threads, `runs` timed runs each. `workDir` holds the ONNX files and
+ * 1 and 2 threads, `runs` timed runs each. `workDir` keeps the ONNX files and
  * the npm install between runs.
  */
 export async function measureOnnxRuntime(workDir: string, runs: number): Promise<OrtReport> {

@@ -51,7 +51,7 @@ export function addInferenceExportOptions(command: Command): Command {
     );
 }
 
-/** Whether `options` change the folder compared with a plain export. */
+/** Returns whether `options` change the folder compared with a plain export. */
 export function changesExport(options: InferenceExportOptions): boolean {
   return options.fold === true || (options.quantize ?? "float32") !== "float32";
 }

@@ -37,7 +37,7 @@ export interface ClassifyRouteOptions {
   maxBodyBytes: number;
 }
 
-/** The upright size of the uploaded image, also when it was decoded at reduced scale. */
+/** Returns the upright size of the uploaded image, also when it was decoded at reduced scale. */
 function displayedSize(image: RgbImage): { width: number; height: number } {
   const reduced = image.reducedDecode;
   if (reduced) return { width: reduced.fullWidth, height: reduced.fullHeight };

@@ -47,7 +47,7 @@ interface LayerNode {
   outputTensors: Symbolic[];
 }
 
-/** What the rewrite does with one layer of the original model. */
+/** Rewrite decision for one layer of the original model. */
 type Plan =
   | { kind: "copy" }
   | { kind: "skip" }
@@ -55,7 +55,7 @@ type Plan =
 
 const CONV_CLASSES = new Set(["Conv2D", "DepthwiseConv2D"]);
 
-/** The inbound node of `layer` inside `model`: the one whose inputs the model computes. */
+/** Returns the one inbound node of `layer`, or throws for a layer used more than once. */
 function nodeOf(layer: tf.layers.Layer): LayerNode {
   const nodes = (layer as unknown as { inboundNodes: LayerNode[] }).inboundNodes;
   if (nodes.length !== 1) {
@@ -93,7 +93,7 @@ function soleConsumer(
   return list.length === 1 ? list[0] : undefined;
 }
 
-/** The fused activation name for a ReLU or Activation layer that tfjs-layers convolutions can run. */
+/** Returns the fused activation name for a ReLU or Activation layer that tfjs-layers convolutions can run. */
 function fusableActivation(layer: tf.layers.Layer): "relu" | undefined {
   const config = layer.getConfig();
   if (layer.getClassName() === "ReLU") {
@@ -176,11 +176,11 @@ function batchNormAffine(batchNorm: tf.layers.Layer): { scale: Float64Array; shi
 }
 
 /**
- * Returns the kernel and bias of `conv` with `batchNorm` folded in. The last
- * kernel axis is the output channel for Conv2D (HWIO); for DepthwiseConv2D
- * ([h, w, in, multiplier]) output channel `i * multiplier + m` sits at
- * flat position `i * multiplier + m` of the last two axes, so the same
- * loop applies with the last two axes taken together.
+ * Returns the kernel and bias of `conv` with `batchNorm` folded in. For
+ * Conv2D (HWIO) the output channel is the last kernel axis. For
+ * DepthwiseConv2D ([h, w, in, multiplier]) output channel
+ * `i * multiplier + m` is element [i, m] of the last two axes, which is flat
+ * index `i * multiplier + m`, so one loop over the flat kernel serves both.
  */
 function foldedWeights(
   conv: tf.layers.Layer,
@@ -289,7 +289,7 @@ export function foldBatchNorm(model: tf.LayersModel): FoldResult {
   return { model: folded, foldedCount, fusedActivationCount };
 }
 
-/** Whether `model` still has a BatchNormalization layer that {@linkcode foldBatchNorm} would merge. */
+/** Returns whether `model` still has a BatchNormalization layer that {@linkcode foldBatchNorm} would merge. */
 export function hasFoldableBatchNorm(model: tf.LayersModel): boolean {
   const plans = planRewrite(model);
   return [...plans.values()].some((plan) => plan.kind === "conv" && plan.batchNorm !== undefined);

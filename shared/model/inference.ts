@@ -6,10 +6,10 @@
  * (`fold.ts`), then turns each layer into one op call:
  *
  * - Conv2D and DepthwiseConv2D run as `tf.fused.conv2d` and
- *   `tf.fused.depthwiseConv2d` with the bias and a following ReLU or ReLU6
- *   in the same kernel, and with the zero padding of a ZeroPadding2D layer
- *   before them passed as the convolution's own padding, so no padded copy
- *   of the activations is made;
+ *   `tf.fused.depthwiseConv2d`, with the bias and a following ReLU or ReLU6
+ *   in the same kernel. The zero padding of a ZeroPadding2D layer before
+ *   them becomes the convolution's own padding, so no padded copy of the
+ *   activations is made;
  * - Dense runs as `tf.fused.matMul` with its bias;
  * - Add, ReLU and global average pooling run as single ops;
  * - every other layer (CBAM, max pooling, a BatchNorm that could not be
@@ -48,7 +48,7 @@ interface LayerNode {
   outputTensors: tf.SymbolicTensor[];
 }
 
-/** What {@linkcode compileInferenceModel} changed, for logs and benchmarks. */
+/** Counts of the layers that {@linkcode compileInferenceModel} merged, for logs and benchmarks. */
 export interface InferenceStats {
   /** BatchNormalization layers merged into a convolution. */
   foldedBatchNorm: number;
@@ -76,7 +76,7 @@ function consumerCounts(model: tf.LayersModel): Map<number, number> {
   return counts;
 }
 
-/** The fused activation for a ReLU layer: plain ReLU or ReLU capped at 6. */
+/** Returns the fused activation for a ReLU layer: plain ReLU or ReLU capped at 6. */
 function activationOf(layer: tf.layers.Layer): Activation | undefined {
   const config = layer.getConfig();
   if (layer.getClassName() === "Activation") {
@@ -92,7 +92,7 @@ function layerActivation(layer: tf.layers.Layer): Activation | undefined {
   return activation === "linear" || activation === "relu" ? activation : undefined;
 }
 
-/** The padding of a ZeroPadding2D layer as a convolution padding: a number when symmetric. */
+/** Returns the padding of a ZeroPadding2D layer as a convolution padding, a number when symmetric. */
 function zeroPaddingOf(layer: tf.layers.Layer): Padding {
   const [[top, bottom], [left, right]] = layer.getConfig().padding as [number, number][];
   if (top === bottom && left === right && top === left) return top;
@@ -157,7 +157,7 @@ function isConv(layer: tf.layers.Layer): boolean {
 
 interface CompiledSteps {
   steps: Step[];
-  /** Id of the tensor that holds the model's output once every step has run. */
+  /** Id of the tensor that contains the model's output once every step has run. */
   outputId: number;
   stats: Omit<InferenceStats, "foldedBatchNorm">;
 }

@@ -95,10 +95,10 @@ export interface SaveModelOptions {
 /**
  * Writes `model` with its metadata to `dir`, replacing any folder there.
  * The files go to `dir.tmp` first, and the folder is renamed into place only
- * when every file is written. Kernels are stored as
- * `metadata.inference.weightQuantization` says (float32 when absent), and
+ * when every file is written. Kernels are stored in the format that
+ * `metadata.inference.weightQuantization` names (float32 when absent), and
  * metadata.json gets the format version that describes the folder
- * (`formatVersionFor`), whatever `metadata.formatVersion` says.
+ * (`formatVersionFor`), whatever the value of `metadata.formatVersion`.
  */
 export async function saveModelDir(
   dir: string,

@@ -24,11 +24,11 @@ export type WeightQuantization = "float32" | "float16" | "uint8";
 /** The weight storage options, for command-line choices. */
 export const WEIGHT_QUANTIZATIONS: readonly WeightQuantization[] = ["float32", "float16", "uint8"];
 
-/** How an exported model was prepared for inference (format version 2). */
+/** Inference preparation of an exported model (format version 2). */
 export interface InferenceExport {
   /** Whether BatchNorm was folded into the convolutions; such a model is for inference only. */
   batchNormFolded: boolean;
-  /** How kernel weights are stored; they load as float32 either way. */
+  /** Storage format of the kernel weights, which load as float32 either way. */
   weightQuantization: WeightQuantization;
 }
 

@@ -9,10 +9,10 @@ const fixtures = new URL("../../fixtures/images/", import.meta.url);
 const read = (name: string) => Deno.readFile(new URL(name, fixtures));
 
 /**
- * The stated tolerance of a reduced-scale decode: after the evaluation
- * resize (shorter side 256) and center crop (224), channel values differ
- * from the full decode's by at most 1.5 levels of 255 on average and by at
- * most 10 levels for 99% of values. Sharp edges can differ by more.
+ * The stated tolerance of a reduced-scale decode, measured after the
+ * evaluation resize (shorter side 256) and center crop (224). Channel values
+ * differ from the full decode's by at most 1.5 levels of 255 on average and
+ * by at most 10 levels for 99% of values. Sharp edges can differ by more.
  */
 const MEAN_TOLERANCE = 1.5;
 const P99_TOLERANCE = 10;
@@ -44,7 +44,7 @@ async function assertWithinTolerance(bytes: Uint8Array, expectedSize: [number, n
   return { mean, p99 };
 }
 
-/** A photo-like test image: smooth shading, fine stripes and hard-edged boxes. */
+/** Returns a photo-like test image with smooth shading, fine stripes and hard-edged boxes. */
 function texturedImage(width: number, height: number): RgbImage {
   return makeImage(width, height, (x, y) => {
     const shade = 128 + 60 * Math.sin(x / 97) * Math.cos(y / 71);

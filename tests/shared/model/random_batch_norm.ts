@@ -36,7 +36,7 @@ export function randomizeBatchNorm(model: tf.LayersModel, seed: number): void {
   }
 }
 
-/** A narrow ResNet-18 with CBAM and random BatchNorm statistics. */
+/** Builds a narrow ResNet-18 with CBAM and random BatchNorm statistics. */
 export function testResNet(cbam: CbamPlacement, seed = 1): tf.LayersModel {
   const model = buildResNet({
     depth: 18,
@@ -52,7 +52,7 @@ export function testResNet(cbam: CbamPlacement, seed = 1): tf.LayersModel {
   return model;
 }
 
-/** A narrow MobileNetV2 with CBAM after every stage and random BatchNorm statistics. */
+/** Builds a narrow MobileNetV2 with CBAM after every stage and random BatchNorm statistics. */
 export function testMobileNetV2(seed = 1): tf.LayersModel {
   const model = buildMobileNetV2({
     numClasses: 6,
@@ -67,7 +67,7 @@ export function testMobileNetV2(seed = 1): tf.LayersModel {
   return model;
 }
 
-/** A random NHWC batch from `seed`, values in [-2, 2]. */
+/** Returns a random NHWC batch from `seed`, with values in [-2, 2]. */
 export function randomInput(count: number, seed: number): tf.Tensor4D {
   const rng = new Rng(seed);
   const size = count * TEST_IMG_SIZE * TEST_IMG_SIZE * 3;
@@ -75,7 +75,7 @@ export function randomInput(count: number, seed: number): tf.Tensor4D {
   return tf.tensor4d(values, [count, TEST_IMG_SIZE, TEST_IMG_SIZE, 3]);
 }
 
-/** Largest absolute difference between two tensors of the same shape. */
+/** Returns the largest absolute difference between two tensors of the same shape. */
 export function maxAbsDifference(a: tf.Tensor, b: tf.Tensor): number {
   return tf.tidy(() => tf.max(tf.abs(tf.sub(a, b))).dataSync()[0]);
 }
