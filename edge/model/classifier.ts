@@ -7,6 +7,11 @@
  * Every call runs inside `tf.tidy`, so `tf.memory().numTensors` is back to
  * its value from before the call once it returns or throws.
  *
+ * Inference runs on one wasm thread. The threaded tfjs-backend-wasm build
+ * was slower with 2 threads than with 1 on the shared 2-core benchmark
+ * machine (docs/BENCHMARKS.md), and concurrent requests already use both
+ * cores (decoding runs in workers).
+ *
  * @example
  * ```ts
  * import { Classifier } from "./classifier.ts";
