@@ -11,6 +11,7 @@ import { BatchPrefetcher, type DecodedSample } from "./data/loader.ts";
 import type { NamedVariable, TorchOptimizer } from "./optim.ts";
 import { type Batch, evalBatch, trainStep } from "./step.ts";
 import type { Progress } from "./progress.ts";
+import type { FeatureCache } from "./feature_cache.ts";
 
 /** Running figures of a training epoch, also saved in mid-epoch checkpoints. */
 export interface EpochTally {
@@ -93,6 +94,8 @@ export interface TrainEpochArgs extends PassSettings {
   shouldStop: () => boolean;
   /** Called after every step with the epoch (from 0) and the steps done in it. */
   onStep?: (epoch: number, stepInEpoch: number) => void;
+  /** Cached frozen-prefix activations of `data`; when given, its suffix model trains on them. */
+  featureCache?: FeatureCache;
 }
 
 /**
@@ -107,6 +110,11 @@ export async function runTrainEpoch(
   const size = preprocess.imgSize * preprocess.imgSize * 3;
   const positions = order.map((_, i) => i).slice(args.startStep * batchSize);
   const makeBatch = (slice: number[]): Batch => {
+    if (args.featureCache) {
+      const indices = slice.map((position) => order[position]);
+      const labels = Int32Array.from(indices, (index) => data[index].sample.label);
+      return args.featureCache.batch(indices, labels);
+    }
     const batch = emptyBatch(slice.length, preprocess.imgSize);
     slice.forEach((position, i) => {
       const item = data[order[position]];
@@ -122,7 +130,7 @@ export async function runTrainEpoch(
   const batches = new BatchPrefetcher<Batch>(positions, { batchSize, makeBatch });
   let step = args.startStep;
   for await (const batch of batches) {
-    const result = await trainStep(args.model, {
+    const result = await trainStep(args.featureCache?.model ?? args.model, {
       batch,
       variables: args.variables,
       optimizer: args.optimizer,

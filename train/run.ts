@@ -36,6 +36,7 @@ import {
 import { exists, writeJsonAtomic } from "./files.ts";
 import { formatBest, isBetter, type TrainLog, writeConfusionPlot, writeLog } from "./train_log.ts";
 import { applyPretrained } from "./pretrained.ts";
+import { createFeatureCache } from "./feature_cache.ts";
 import { calibrate } from "./calibration.ts";
 
 const logger = getLogger(["waste-vision", "train"]);
@@ -186,6 +187,13 @@ export async function runTraining(
   const classWeights = config.balance === "weights"
     ? balancedClassWeights(data.counts.train, classNames)
     : undefined;
+  // After resuming, so that the frozen prefix has its final weights.
+  const featureCache = await createFeatureCache(model, {
+    augment: config.augment,
+    data: data.train,
+    preprocess,
+    batchSize: config.batchSize,
+  });
   const started = performance.now();
   const elapsed = () => position.elapsedSeconds + (performance.now() - started) / 1000;
   const saveLast = async (at: TrainerPosition) =>
@@ -226,6 +234,7 @@ export async function runTraining(
         await saveLast({ ...position, epoch, stepInEpoch: step, partial, history: log.epochs }),
       shouldStop: () => options.signal?.aborted === true,
       onStep: options.onStep,
+      featureCache,
     });
     progress.stop();
     if (stopped) {
@@ -308,6 +317,7 @@ export async function runTraining(
     await writeLog(config.out, log);
   }
 
+  featureCache?.dispose();
   await finishRun({ config, model, data, log, preprocess, metadataBase: metadata });
   optimizer.dispose();
   model.dispose();

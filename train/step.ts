@@ -13,6 +13,11 @@ export interface Batch {
   y: Int32Array;
   size: number;
   imgSize: number;
+  /**
+   * Model inputs to use in place of `x`, one per input, each with its shape
+   * per sample: the activations that train/feature_cache.ts stores.
+   */
+  features?: { values: Float32Array; shape: number[] }[];
 }
 
 /** What a step or an evaluation pass returns for one batch. */
@@ -43,12 +48,12 @@ export function crossEntropy(
   });
 }
 
-function batchTensors(batch: Batch): { x: tf.Tensor4D; y: tf.Tensor1D } {
+function batchTensors(batch: Batch): { x: tf.Tensor | tf.Tensor[]; y: tf.Tensor1D } {
   const { size, imgSize } = batch;
-  return {
-    x: tf.tensor4d(batch.x, [size, imgSize, imgSize, 3]),
-    y: tf.tensor1d(batch.y, "int32"),
-  };
+  const x = batch.features
+    ? batch.features.map((input) => tf.tensor(input.values, [size, ...input.shape]))
+    : tf.tensor4d(batch.x, [size, imgSize, imgSize, 3]);
+  return { x, y: tf.tensor1d(batch.y, "int32") };
 }
 
 /** Options for {@linkcode trainStep}. */
