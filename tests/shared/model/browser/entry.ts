@@ -4,12 +4,10 @@ import * as tf from "@tensorflow/tfjs";
 import "../../../../shared/model/cbam.ts";
 
 declare global {
-  interface Window {
-    predictFixedInput(modelUrl: string, imgSize: number): Promise<number[]>;
-  }
+  var predictFixedInput: (modelUrl: string, imgSize: number) => Promise<number[]>;
 }
 
-window.predictFixedInput = async (modelUrl, imgSize) => {
+globalThis.predictFixedInput = async (modelUrl, imgSize) => {
   await tf.setBackend("cpu");
   const model = await tf.loadLayersModel(modelUrl);
   const input = tf.tidy(() =>

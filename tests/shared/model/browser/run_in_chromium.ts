@@ -9,15 +9,17 @@
  */
 import { chromium } from "playwright-core";
 import { CHROMIUM, CHROMIUM_ARGS } from "../../../edge/helpers/chromium.ts";
+// Brings in the type of globalThis.predictFixedInput; nothing runs here.
+import type {} from "./entry.ts";
 
 const [pageUrl, modelUrl, imgSize] = Deno.args;
 const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
 try {
   const page = await browser.newPage();
   await page.goto(pageUrl);
-  await page.waitForFunction(() => typeof window.predictFixedInput === "function");
+  await page.waitForFunction(() => typeof globalThis.predictFixedInput === "function");
   const logits = await page.evaluate(
-    ([url, size]) => window.predictFixedInput(url, size),
+    ([url, size]) => globalThis.predictFixedInput(url, size),
     [modelUrl, Number(imgSize)] as [string, number],
   );
   console.log(JSON.stringify(logits));
