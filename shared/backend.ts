@@ -20,9 +20,18 @@ import "@tensorflow/tfjs-backend-wasm";
 import { setWasmPaths } from "@tensorflow/tfjs-backend-wasm";
 import "@tensorflow/tfjs-backend-webgpu";
 import { registerTrainingKernels } from "./kernels/register.ts";
+import { startThreadedWasm } from "./kernels/wasm_threads.ts";
 
 /** A backend name accepted on the command line. */
 export type BackendName = "auto" | "cpu" | "wasm" | "webgpu";
+
+/**
+ * Reason that `auto` logs when it trains on wasm. The speed comes from
+ * `deno task bench:train` (docs/BENCHMARKS.md), ResNet-18 + CBAM on wasm and cpu.
+ */
+const WASM_TRAINING_REASON =
+  "wasm has every gradient kernel the models need and trains ResNet-18 + CBAM faster than cpu " +
+  "(see docs/BENCHMARKS.md)";
 
 /** The backends that {@linkcode useBackend} can start. */
 export const BACKEND_NAMES: readonly BackendName[] = ["auto", "cpu", "wasm", "webgpu"];
@@ -81,16 +90,53 @@ export async function describeWebGpuAdapter(): Promise<WebGpuAdapterInfo> {
   }
 }
 
+/**
+ * Gradient kernels that training the project's networks (ResNet and
+ * MobileNetV2, with or without CBAM) needs beyond the forward kernels.
+ */
+export const TRAINING_GRADIENT_KERNELS: readonly string[] = [
+  "Conv2DBackpropFilter",
+  "Conv2DBackpropInput",
+  "DepthwiseConv2dNativeBackpropInput",
+  "DepthwiseConv2dNativeBackpropFilter",
+  "MaxPoolGrad",
+];
+
+/** Returns the kernels of {@linkcode TRAINING_GRADIENT_KERNELS} that `backend` lacks. */
+export function missingTrainingKernels(backend: Exclude<BackendName, "auto">): string[] {
+  registerTrainingKernels();
+  return TRAINING_GRADIENT_KERNELS.filter((kernel) => !tf.getKernel(kernel, backend));
+}
+
+function resolveCpuBackend(options: UseBackendOptions, why: string): BackendChoice {
+  if (!options.training) {
+    return { backend: "wasm", reason: `${why}; wasm is the fastest CPU backend for inference` };
+  }
+  const missing = missingTrainingKernels("wasm");
+  if (missing.length > 0) {
+    return {
+      backend: "cpu",
+      reason: `${why}; wasm lacks the gradient kernels ${missing.join(", ")}, so cpu trains`,
+    };
+  }
+  return { backend: "wasm", reason: `${why}; ${WASM_TRAINING_REASON}` };
+}
+
 async function resolveAuto(options: UseBackendOptions): Promise<BackendChoice> {
   const adapter = await describeWebGpuAdapter();
   if (adapter.available && !adapter.isSoftware) {
-    return { backend: "webgpu", reason: `hardware WebGPU adapter: ${adapter.description}` };
+    const missing = options.training ? missingTrainingKernels("webgpu") : [];
+    const reason = `hardware WebGPU adapter: ${adapter.description}`;
+    if (missing.length === 0) return { backend: "webgpu", reason };
+    return resolveCpuBackend(
+      options,
+      `${reason}, but webgpu lacks the gradient kernels ${missing.join(", ")}`,
+    );
   }
   const why = adapter.available
     ? `the WebGPU adapter is a software one (${adapter.description}), slower than the CPU backends`
     : `WebGPU is unavailable (${adapter.description})`;
-  const task = options.training ? "training" : "inference";
-  return { backend: "wasm", reason: `${why}; wasm is the fastest CPU backend for ${task}` };
+  return resolveCpuBackend(options, why);
 }
 
 /**
@@ -112,9 +158,15 @@ export async function useBackend(
   // does not apply to Deno.
   tf.env().set("IS_NODE", false);
   // With IS_NODE off, tfjs-backend-wasm picks its threaded build, whose
-  // workers fail to start under Deno's node:worker_threads; keep the SIMD one.
+  // workers fail to start under Deno's node:worker_threads. Training starts
+  // it through the workarounds in kernels/wasm_threads.ts; everything else
+  // keeps the single-threaded SIMD build.
   tf.env().set("WASM_HAS_MULTITHREAD_SUPPORT", false);
   registerTrainingKernels();
+
+  if (choice.backend === "wasm" && options.training) {
+    choice.reason += `; ${(await startThreadedWasm()).message}`;
+  }
   const ok = await tf.setBackend(choice.backend);
   await tf.ready();
   if (!ok || tf.getBackend() !== choice.backend) {

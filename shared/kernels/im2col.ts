@@ -30,6 +30,12 @@ export interface LoweringOptions {
    * {@linkcode MAX_COLUMN_ELEMENTS}. Tests set it small to exercise chunking.
    */
   maxColumnElements?: number;
+  /**
+   * Whether `Conv2DBackpropInput` computes stride-1 gradients as a forward
+   * convolution with the flipped filter instead of a matrix product and
+   * col2im. Default: `true`. Tests turn it off to cover the other path.
+   */
+  stride1ByConvolution?: boolean;
 }
 
 /** The part of tfjs's `Conv2DInfo` that the lowering reads. */
