@@ -28,6 +28,7 @@ import { useBackend } from "../../shared/backend.ts";
 import type { InferenceModel } from "../../shared/model/inference.ts";
 import { loadInferenceModelDir } from "../../shared/model/io.ts";
 import type { ModelMetadata } from "../../shared/model/metadata.ts";
+import { topK as rankScores } from "../../shared/model/classify.ts";
 import type { InferenceBackend } from "../config.ts";
 
 const logger = getLogger(["waste-vision", "edge", "model"]);
@@ -104,9 +105,27 @@ export class Classifier {
   }
 
   /**
-   * Returns the class probabilities (softmax of the logits, in class order)
-   * for one preprocessed image in NHWC order. Throws a `RangeError` when
-   * `input` has the wrong length.
+   * Temperature that divides the logits before the softmax: the one fitted
+   * on val at export (metadata.json `calibration`), or 1 for a model
+   * without calibration.
+   */
+  get temperature(): number {
+    return this.metadata.calibration?.temperature ?? 1;
+  }
+
+  /**
+   * Returns whether a calibrated top score is under the model's uncertainty
+   * threshold. Always false for a model without calibration.
+   */
+  isUncertain(topScore: number): boolean {
+    const threshold = this.metadata.calibration?.uncertainThreshold;
+    return threshold !== undefined && topScore < threshold;
+  }
+
+  /**
+   * Returns the calibrated class probabilities (softmax of logits / T, in
+   * class order) for one preprocessed image in NHWC order. Throws a
+   * `RangeError` when `input` has the wrong length.
    */
   predict(input: Float32Array): Float32Array {
     if (input.length !== this.inputLength) {
@@ -119,16 +138,13 @@ export class Classifier {
     return tf.tidy(() => {
       const batch = tf.tensor4d(input, [1, size, size, 3]);
       const logits = this.model.predict(batch);
-      return tf.softmax(logits).dataSync() as Float32Array;
+      return tf.softmax(tf.div(logits, this.temperature)).dataSync() as Float32Array;
     });
   }
 
   /** Returns the `topK` most probable classes, highest first. */
   rank(scores: Float32Array, topK: number): Prediction[] {
-    const names = this.metadata.classNames;
-    return Array.from(scores, (score, index) => ({ label: names[index], score }))
-      .sort((a, b) => b.score - a.score)
-      .slice(0, topK);
+    return rankScores(scores, this.metadata.classNames, topK);
   }
 
   /** Frees the model's weights. */

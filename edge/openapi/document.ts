@@ -112,15 +112,26 @@ const SCHEMAS: Record<string, Json> = {
     required: ["label", "score"],
     properties: {
       label: { type: "string" },
-      score: { type: "number", minimum: 0, maximum: 1, description: "Softmax probability." },
+      score: {
+        type: "number",
+        minimum: 0,
+        maximum: 1,
+        description:
+          "Calibrated probability: softmax of the logits divided by the model's temperature.",
+      },
     },
   },
   ClassifyResponse: {
     type: "object",
-    required: ["predictions", "label", "model", "image", "timings_ms", "request_id"],
+    required: ["predictions", "label", "uncertain", "model", "image", "timings_ms", "request_id"],
     properties: {
       predictions: { type: "array", items: ref("Prediction"), description: "Highest score first." },
       label: { type: "string", description: "The most probable class." },
+      uncertain: {
+        type: "boolean",
+        description:
+          "True when the top score is under the threshold chosen on the validation set at export; the app may ask for another photo. False for a model without calibration.",
+      },
       model: ref("ModelRef"),
       image: {
         type: "object",
@@ -148,7 +159,7 @@ const SCHEMAS: Record<string, Json> = {
   },
   ModelResponse: {
     type: "object",
-    required: ["model", "labels", "input", "training", "backend"],
+    required: ["model", "labels", "input", "training", "calibration", "backend"],
     properties: {
       model: {
         type: "object",
@@ -180,6 +191,16 @@ const SCHEMAS: Record<string, Json> = {
           val_accuracy: { type: "number" },
           val_macro_f1: { type: "number" },
           dataset_sizes: { type: "object", additionalProperties: { type: "integer" } },
+        },
+      },
+      calibration: {
+        type: ["object", "null"],
+        properties: {
+          temperature: { type: "number" },
+          uncertain_threshold: { type: "number" },
+          method: { type: "string" },
+          val_flagged_share: { type: "number" },
+          val_accuracy_kept: { type: "number" },
         },
       },
       backend: { type: "string", enum: ["wasm", "cpu"] },

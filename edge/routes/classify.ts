@@ -22,6 +22,12 @@ export interface ClassifyResponse {
   predictions: Prediction[];
   /** The most probable class. */
   label: string;
+  /**
+   * True when the top score is under the threshold chosen on val at export,
+   * so the app may ask the user to retake the photo. Always false for a
+   * model without calibration.
+   */
+  uncertain: boolean;
   model: { id: string; version: string };
   /** Size after EXIF orientation, and the format found from the bytes. */
   image: { width: number; height: number; format: ImageFormat };
@@ -75,6 +81,7 @@ async function classify(c: Context<EdgeEnv>, options: ClassifyRouteOptions): Pro
   const body: ClassifyResponse = {
     predictions,
     label: predictions[0].label,
+    uncertain: classifier.isUncertain(predictions[0].score),
     model: { id: classifier.metadata.modelId, version: classifier.metadata.modelVersion },
     image: { ...displayedSize(decoded.image), format: decoded.format },
     timings_ms: {

@@ -27,6 +27,14 @@ export interface ModelResponse {
     val_macro_f1: number;
     dataset_sizes: Record<string, number>;
   } | null;
+  /** Confidence calibration fitted on val, or `null` when metadata.json has none. */
+  calibration: {
+    temperature: number;
+    uncertain_threshold: number;
+    method: string;
+    val_flagged_share: number;
+    val_accuracy_kept: number;
+  } | null;
   /** The TensorFlow.js backend running inference. */
   backend: string;
 }
@@ -41,6 +49,18 @@ function describeTraining(metadata: ModelMetadata): ModelResponse["training"] {
     val_accuracy: training.valAccuracy,
     val_macro_f1: training.valMacroF1,
     dataset_sizes: training.datasetSizes,
+  };
+}
+
+function describeCalibration(metadata: ModelMetadata): ModelResponse["calibration"] {
+  const calibration = metadata.calibration;
+  if (!calibration) return null;
+  return {
+    temperature: calibration.temperature,
+    uncertain_threshold: calibration.uncertainThreshold,
+    method: calibration.method,
+    val_flagged_share: calibration.valFlaggedShare,
+    val_accuracy_kept: calibration.valAccuracyKept,
   };
 }
 
@@ -61,6 +81,7 @@ export function describeModel(metadata: ModelMetadata, backend: string): ModelRe
       std: metadata.input.std,
     },
     training: describeTraining(metadata),
+    calibration: describeCalibration(metadata),
     backend,
   };
 }

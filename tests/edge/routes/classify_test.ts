@@ -50,6 +50,7 @@ Deno.test("POST /v1/classify", async (t) => {
     const body = await response.json();
     assert.deepEqual(body.predictions, await referencePredictions(JPEG, 3));
     assert.equal(body.label, body.predictions[0].label);
+    assert.equal(body.uncertain, false, "the tiny model has no calibration");
     assert.deepEqual(body.model, {
       id: "tiny-resnet18-cbam-test",
       version: "2026-01-01T00:00:00Z",
