@@ -1,5 +1,5 @@
 /**
- * Faster gradient formulas for two kernels of tfjs-core 4.22, with the same
+ * Faster gradient formulas for three kernels of tfjs-core 4.22, with the same
  * math, registered with `tf.registerGradient` for every backend.
  *
  * - `FusedBatchNorm`: tfjs tiles 1/sqrt(variance + eps) to the full input
@@ -20,6 +20,10 @@
  *   1 - step(max - x), which is 1 exactly where x equals the maximum
  *   (max - x is never negative), built from subtraction and step, which
  *   wasm runs with XNNPACK. Ties all receive the gradient, as with tfjs's.
+ *
+ * - `Mean`: tfjs multiplies the broadcast dy by ones and then divides the
+ *   full-size product by the count. Here dy is divided first, so the
+ *   full-size work is one broadcast multiply.
  *
  * On wasm, at [16, 32, 32, 64], `tile` takes 59 ms against 0.9 ms for a
  * broadcast multiply, and a broadcasting `equal` 96 ms against 8.5 ms for
@@ -70,9 +74,21 @@ function maxGradient(): GradFunc {
   };
 }
 
+function meanGradient(): GradFunc {
+  return (dy, saved, attrs) => {
+    const [x] = saved;
+    const axes = tf.util.parseAxisParam((attrs as { axis: number | number[] }).axis, x.shape);
+    const count = axes.reduce((product, axis) => product * x.shape[axis], 1);
+    const keptShape = x.shape.map((size, i) => (axes.includes(i) ? 1 : size));
+    return {
+      x: () => tf.mul(tf.ones(x.shape), tf.div(tf.reshape(dy as tf.Tensor, keptShape), count)),
+    };
+  };
+}
+
 let registered = false;
 
-/** Registers both gradients, replacing tfjs's. Idempotent. */
+/** Registers the three gradients, replacing tfjs's. Idempotent. */
 export function registerFastGradients(): void {
   if (registered) return;
   registered = true;
@@ -88,4 +104,5 @@ export function registerFastGradients(): void {
     outputsToSave: [true],
     gradFunc: maxGradient(),
   });
+  tf.registerGradient({ kernelName: "Mean", inputsToSave: ["x"], gradFunc: meanGradient() });
 }

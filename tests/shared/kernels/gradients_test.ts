@@ -17,6 +17,21 @@ function elementwiseBatchNorm(
   return tf.add(tf.mul(normalized, scale), offset);
 }
 
+/** Maps a flat index of a SHAPE tensor to the flat index of its reduction over `axes`. */
+function reducedIndex(index: number, axes: number[]): number {
+  let target = 0;
+  let stride = 1;
+  let rest = index;
+  for (let d = SHAPE.length - 1; d >= 0; d--) {
+    const coordinate = rest % SHAPE[d];
+    rest = Math.floor(rest / SHAPE[d]);
+    if (axes.includes(d)) continue;
+    target += coordinate * stride;
+    stride *= SHAPE[d];
+  }
+  return target;
+}
+
 function batchNormOperands(): tf.Tensor[] {
   const channels = SHAPE[3];
   return [
@@ -57,7 +72,7 @@ for (const backend of ["cpu", "wasm"] as const) {
 
   Deno.test(`Max gradient on ${backend} routes dy to every maximum`, async (t) => {
     await useBackend(backend);
-    // Values with ties: integers in 0..3 make repeated maxima common.
+    // Integers from -3 to 3 make repeated maxima common.
     const values = randomArray(SHAPE.reduce((a, b) => a * b), 7, 0).map((v) => Math.round(v * 3));
     const x = tf.tensor4d(values, SHAPE);
     for (const axes of [[3], [1, 2], [0, 1, 2, 3]]) {
@@ -70,19 +85,39 @@ for (const backend of ["cpu", "wasm"] as const) {
         const maxima = await reduced.data();
         const dy = await upstream.data();
         const expected = new Float32Array(values.length);
-        const strides = [SHAPE[1] * SHAPE[2] * SHAPE[3], SHAPE[2] * SHAPE[3], SHAPE[3], 1];
-        const reducedStrides = reduced.shape.map((_, i) =>
-          reduced.shape.slice(i + 1).reduce((a, b) => a * b, 1)
-        );
         for (let i = 0; i < values.length; i++) {
-          const index = strides.map((stride, d) => Math.floor(i / stride) % SHAPE[d]);
-          const target = index.reduce(
-            (sum, v, d) => sum + (axes.includes(d) ? 0 : v) * reducedStrides[d],
-            0,
-          );
+          const target = reducedIndex(i, axes);
           expected[i] = values[i] === maxima[target] ? dy[target] : 0;
         }
         assertClose(await gradient.data(), expected, 1e-6);
+        tf.dispose([reduced, upstream, gradient]);
+      });
+    }
+    x.dispose();
+  });
+}
+
+for (const backend of ["cpu", "wasm"] as const) {
+  Deno.test(`Mean gradient on ${backend} spreads dy evenly`, async (t) => {
+    await useBackend(backend);
+    const x = tf.tensor4d(randomArray(SHAPE.reduce((a, b) => a * b), 9, 0), SHAPE);
+    for (const axes of [[1, 2], [0, 1, 2], [3]]) {
+      await t.step(`axes ${axes}`, async () => {
+        const reduced = tf.mean(x, axes, true);
+        const upstream = tf.tensor(randomArray(reduced.size, 10, 0), reduced.shape);
+        const gradient = tf.grad((v: tf.Tensor) =>
+          tf.sum(tf.mul(tf.mean(v, axes, true), upstream))
+        )(
+          x,
+        );
+        const count = axes.reduce((product, axis) => product * SHAPE[axis], 1);
+        const dy = await upstream.data();
+        const expected = Float32Array.from(
+          { length: x.size },
+          (_, i) => dy[reducedIndex(i, axes)] / count,
+        );
+        assert.deepEqual(gradient.shape, SHAPE);
+        assertClose(await gradient.data(), expected, 1e-7);
         tf.dispose([reduced, upstream, gradient]);
       });
     }
