@@ -1,5 +1,5 @@
 /**
- * Faster gradient formulas for three kernels of tfjs-core 4.22, with the same
+ * Faster gradient formulas for five kernels of tfjs-core 4.22, with the same
  * math, registered with `tf.registerGradient` for every backend.
  *
  * - `FusedBatchNorm`: tfjs tiles 1/sqrt(variance + eps) to the full input
@@ -21,6 +21,11 @@
  *   (max - x is never negative), built from subtraction and step, which
  *   wasm runs with XNNPACK. Ties all receive the gradient, as with tfjs's.
  *
+ * - `ClipByValue` (ReLU6 in MobileNetV2) and `Relu6`: tfjs builds the mask
+ *   from comparisons with a scalar, which wasm runs as slow broadcasting
+ *   loops. Here the mask is built from step, again exactly:
+ *   1 - step(min - x) - step(x - max) is 1 for min <= x <= max, and
+ *   step(x) - step(x - 6) is 1 for 0 < x <= 6.
  * - `Mean`: tfjs multiplies the broadcast dy by ones and then divides the
  *   full-size product by the count. Here dy is divided first, so the
  *   full-size work is one broadcast multiply.
@@ -86,9 +91,30 @@ function meanGradient(): GradFunc {
   };
 }
 
+function clipGradient(): GradFunc {
+  return (dy, saved, attrs) => {
+    const [x] = saved;
+    const { clipValueMin, clipValueMax } = attrs as { clipValueMin: number; clipValueMax: number };
+    return {
+      x: () => {
+        const below = tf.step(tf.sub(clipValueMin, x));
+        const above = tf.step(tf.sub(x, clipValueMax));
+        return tf.mul(dy as tf.Tensor, tf.sub(tf.sub(1, below), above));
+      },
+    };
+  };
+}
+
+function relu6Gradient(): GradFunc {
+  return (dy, saved) => {
+    const [x] = saved;
+    return { x: () => tf.mul(dy as tf.Tensor, tf.sub(tf.step(x), tf.step(tf.sub(x, 6)))) };
+  };
+}
+
 let registered = false;
 
-/** Registers the three gradients, replacing tfjs's. Idempotent. */
+/** Registers the five gradients, replacing tfjs's. Idempotent. */
 export function registerFastGradients(): void {
   if (registered) return;
   registered = true;
@@ -105,4 +131,10 @@ export function registerFastGradients(): void {
     gradFunc: maxGradient(),
   });
   tf.registerGradient({ kernelName: "Mean", inputsToSave: ["x"], gradFunc: meanGradient() });
+  tf.registerGradient({
+    kernelName: "ClipByValue",
+    inputsToSave: ["x"],
+    gradFunc: clipGradient(),
+  });
+  tf.registerGradient({ kernelName: "Relu6", inputsToSave: ["x"], gradFunc: relu6Gradient() });
 }

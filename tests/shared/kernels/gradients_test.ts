@@ -124,3 +124,19 @@ for (const backend of ["cpu", "wasm"] as const) {
     x.dispose();
   });
 }
+
+for (const backend of ["cpu", "wasm"] as const) {
+  Deno.test(`clip and relu6 gradients on ${backend} include the bounds`, async () => {
+    await useBackend(backend);
+    const values = [-1, 0, 0.5, 3, 6, 6.5, 2];
+    const x = tf.tensor1d(values);
+    const dy = tf.tensor1d([1, 2, 3, 4, 5, 6, 7]);
+    const clip = tf.grad((t: tf.Tensor) => tf.sum(tf.mul(tf.clipByValue(t, 0, 6), dy)))(x);
+    const relu6 = tf.grad((t: tf.Tensor) => tf.sum(tf.mul(tf.relu6(t), dy)))(x);
+    // clipByValue passes dy on [0, 6], both bounds included.
+    assert.deepEqual(Array.from(await clip.data()), [0, 2, 3, 4, 5, 0, 7]);
+    // relu6 passes dy on (0, 6], as tfjs-core defines it.
+    assert.deepEqual(Array.from(await relu6.data()), [0, 0, 3, 4, 5, 0, 7]);
+    tf.dispose([x, dy, clip, relu6]);
+  });
+}
