@@ -22,7 +22,12 @@ export interface Calibration {
   /** Share of val photos flagged uncertain, and val accuracy on the rest. */
   valFlaggedShare: number;
   valAccuracyKept: number;
+  /** Whether the temperature sits at an end of the search range, so the fit is unreliable. */
+  atSearchBound: boolean;
 }
+
+/** Range searched for the temperature. */
+export const TEMPERATURE_RANGE: [number, number] = [0.05, 20];
 
 function softmaxRow(
   logits: Float32Array,
@@ -62,8 +67,8 @@ export function meanNll(
  * section search on log(temperature); the NLL is unimodal in it.
  */
 export function fitTemperature(logits: Float32Array, labels: ArrayLike<number>): number {
-  let low = Math.log(0.05);
-  let high = Math.log(20);
+  let low = Math.log(TEMPERATURE_RANGE[0]);
+  let high = Math.log(TEMPERATURE_RANGE[1]);
   const ratio = (Math.sqrt(5) - 1) / 2;
   let a = high - ratio * (high - low);
   let b = low + ratio * (high - low);
@@ -134,5 +139,7 @@ export function calibrate(logits: Float32Array, labels: ArrayLike<number>): Cali
     valNll: { before: meanNll(logits, labels, 1), after: meanNll(logits, labels, temperature) },
     valFlaggedShare: 1 - kept.length / scores.length,
     valAccuracyKept: kept.length === 0 ? 0 : kept.filter((s) => s.right).length / kept.length,
+    atSearchBound: temperature < TEMPERATURE_RANGE[0] * 1.01 ||
+      temperature > TEMPERATURE_RANGE[1] * 0.99,
   };
 }

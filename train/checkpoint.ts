@@ -14,7 +14,7 @@ import { loadModelDir, saveModelDir } from "../shared/model/io.ts";
 import type { ModelMetadata } from "../shared/model/metadata.ts";
 import type { OptimizerState } from "./optim.ts";
 
-/** Where the trainer stands, saved beside the weights. */
+/** Position of the trainer, saved beside the weights. */
 export interface TrainerPosition {
   /** Epoch in progress, starting at 0. */
   epoch: number;
@@ -85,29 +85,95 @@ export async function saveCheckpoint(
 }
 
 /**
- * Reads a checkpoint folder. The weights come back by layer name, so they can
- * be copied into a freshly built model with the run's freezing applied.
+ * Returns the folder of a complete checkpoint at `dir`. A save that was
+ * killed between its two renames leaves the previous checkpoint at
+ * `<dir>.old` and none at `dir`; that one is used then.
  */
-export async function loadCheckpoint(dir: string): Promise<Checkpoint> {
+export async function findCheckpoint(dir: string): Promise<string> {
+  for (const candidate of [dir, `${dir}.old`]) {
+    try {
+      await Deno.stat(`${candidate}/trainer_state.json`);
+      return candidate;
+    } catch (error) {
+      if (!(error instanceof Deno.errors.NotFound)) throw error;
+    }
+  }
+  throw new Error(
+    `No checkpoint in ${dir} (trainer_state.json not found). Start the run without --resume.`,
+  );
+}
+
+/** Reads weights by layer name from a model folder, for copying into a fresh model. */
+export async function loadCheckpointWeights(dir: string): Promise<Map<string, tf.Tensor[]>> {
   const { model } = await loadModelDir(dir);
   const weights = new Map<string, tf.Tensor[]>();
   for (const layer of model.layers) {
     if (layer.weights.length > 0) weights.set(layer.name, layer.getWeights().map((w) => w.clone()));
   }
   model.dispose();
-  const saved = JSON.parse(await Deno.readTextFile(`${dir}/trainer_state.json`));
-  const bytes = await Deno.readFile(`${dir}/optimizer.bin`);
+  return weights;
+}
+
+function corrupt(path: string, detail: string): Error {
+  return new Error(
+    `Checkpoint file ${path} is corrupt (${detail}). Delete the folder ${
+      path.replace(/\/[^/]+$/, "")
+    } ` +
+      "to resume from the previous checkpoint if a .old folder exists beside it, or start the run again.",
+  );
+}
+
+async function readTrainerState(dir: string) {
+  const path = `${dir}/trainer_state.json`;
+  let saved;
+  try {
+    saved = JSON.parse(await Deno.readTextFile(path));
+  } catch (error) {
+    throw corrupt(path, (error as Error).message);
+  }
+  if (!saved?.position || !Array.isArray(saved?.optimizer?.slots)) {
+    throw corrupt(path, "fields missing");
+  }
+  return saved as { position: TrainerPosition; optimizer: { step: number; slots: SlotManifest[] } };
+}
+
+async function readOptimizerSlots(
+  dir: string,
+  manifest: SlotManifest[],
+): Promise<Record<string, tf.Tensor>> {
+  const path = `${dir}/optimizer.bin`;
+  let bytes: Uint8Array;
+  try {
+    bytes = await Deno.readFile(path);
+  } catch (error) {
+    throw corrupt(path, (error as Error).message);
+  }
+  const expected = manifest.reduce((sum, slot) => sum + slot.shape.reduce((a, b) => a * b, 1), 0) *
+    4;
+  if (bytes.byteLength !== expected) {
+    throw corrupt(path, `${bytes.byteLength} bytes where trainer_state.json describes ${expected}`);
+  }
   const all = new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4);
   const slots: Record<string, tf.Tensor> = {};
-  for (const slot of saved.optimizer.slots as SlotManifest[]) {
+  for (const slot of manifest) {
     const size = slot.shape.reduce((a, b) => a * b, 1);
     slots[slot.key] = tf.tensor(all.slice(slot.offset, slot.offset + size), slot.shape);
   }
-  return {
-    weights,
-    optimizer: { step: saved.optimizer.step, slots },
-    position: saved.position as TrainerPosition,
-  };
+  return slots;
+}
+
+/**
+ * Reads a checkpoint folder (or its `.old` copy, see
+ * {@linkcode findCheckpoint}). The weights come back by layer name, so they
+ * can be copied into a freshly built model with the run's freezing applied.
+ * Throws an error naming the file for a damaged checkpoint.
+ */
+export async function loadCheckpoint(dir: string): Promise<Checkpoint> {
+  const found = await findCheckpoint(dir);
+  const saved = await readTrainerState(found);
+  const slots = await readOptimizerSlots(found, saved.optimizer.slots);
+  const weights = await loadCheckpointWeights(found);
+  return { weights, optimizer: { step: saved.optimizer.step, slots }, position: saved.position };
 }
 
 /**

@@ -1,5 +1,5 @@
 /**
- * What every command-line tool of the project shares: exit codes, error
+ * Shared behaviour of the command-line tools: exit codes, error
  * printing without stack traces for expected errors, and Ctrl-C handling.
  * @module
  */
@@ -25,8 +25,10 @@ export async function runCli(main: () => Promise<number>): Promise<never> {
     if (error instanceof CommanderError) {
       Deno.exit(error.exitCode === 0 ? 0 : EXIT_USAGE);
     }
+    // Printed as plain text, not through the logger, so that multi-line
+    // messages (key lists, file lists) keep their line breaks.
     const message = error instanceof Error ? error.message : String(error);
-    logger.error("{message}", { message });
+    console.error(`error: ${message}`);
     if (error instanceof Error && !isExpectedError(error)) {
       logger.debug("{stack}", { stack: error.stack ?? "" });
     }
@@ -43,14 +45,19 @@ function isExpectedError(error: Error): boolean {
 
 /**
  * Returns a signal that aborts on the first Ctrl-C (or SIGTERM), so a run can
- * save its state; a second Ctrl-C exits at once.
+ * save its state after the current step; a second Ctrl-C exits at once. While
+ * `canCheckpoint()` is false (the run has not started its first step, so
+ * there is nothing to save) the first Ctrl-C exits at once too.
  */
-export function interruptSignal(): AbortSignal {
+export function interruptSignal(canCheckpoint: () => boolean = () => true): AbortSignal {
   const controller = new AbortController();
   const onSignal = () => {
-    if (controller.signal.aborted) Deno.exit(EXIT_INTERRUPTED);
+    if (controller.signal.aborted || !canCheckpoint()) {
+      logger.warn("Stopped.");
+      Deno.exit(EXIT_INTERRUPTED);
+    }
     logger.warn(
-      "Stopping after the current batch and saving a checkpoint; press Ctrl-C again to quit now.",
+      "Stopping after the current step and saving a checkpoint; press Ctrl-C again to quit now.",
     );
     controller.abort();
   };

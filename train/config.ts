@@ -67,6 +67,30 @@ function positiveInteger(name: string) {
   };
 }
 
+function integerIn(name: string, low: number, high: number) {
+  return (value: string): number => {
+    const parsed = Number(value);
+    if (!Number.isInteger(parsed) || parsed < low || parsed > high) {
+      throw new InvalidArgumentError(
+        `${name} must be an integer from ${low} to ${high}, got "${value}".`,
+      );
+    }
+    return parsed;
+  };
+}
+
+function oddPositiveInteger(name: string) {
+  return (value: string): number => {
+    const parsed = Number(value);
+    if (!Number.isInteger(parsed) || parsed < 1 || parsed % 2 === 0) {
+      throw new InvalidArgumentError(
+        `${name} must be an odd positive integer such as 7, got "${value}".`,
+      );
+    }
+    return parsed;
+  };
+}
+
 function nonNegativeInteger(name: string) {
   return (value: string): number => {
     const parsed = Number(value);
@@ -127,7 +151,7 @@ export function trainCommand(): Command {
     .option(
       "--cbam-kernel <k>",
       "CBAM spatial kernel size (odd)",
-      positiveInteger("--cbam-kernel"),
+      oddPositiveInteger("--cbam-kernel"),
       7,
     )
     .option(
@@ -156,8 +180,8 @@ export function trainCommand(): Command {
     )
     .option(
       "--img-size <px>",
-      "side of the square input crop in pixels",
-      positiveInteger("--img-size"),
+      "side of the square input crop in pixels (32 to 1024)",
+      integerIn("--img-size", 32, 1024),
       224,
     )
     .option("--no-augment", "turn off random resized crop and horizontal flip")
@@ -280,9 +304,9 @@ const RESUME_OVERRIDES = new Set(["backend", "workers", "checkpointEvery"]);
 export async function resumeConfig(
   config: TrainConfig,
   explicit: Set<string>,
-): Promise<{ config: TrainConfig; ignored: string[] }> {
+): Promise<{ config: TrainConfig; ignored: string[]; command: string }> {
   const path = `${config.out}/config.json`;
-  let saved: TrainConfig;
+  let saved: TrainConfig & { command?: string };
   try {
     saved = JSON.parse(await Deno.readTextFile(path));
   } catch (error) {
@@ -292,7 +316,8 @@ export async function resumeConfig(
       }). Is --out the folder of the run?`,
     );
   }
-  const merged: TrainConfig = { ...saved, resume: true, out: config.out };
+  const { command, ...savedConfig } = saved;
+  const merged: TrainConfig = { ...savedConfig, resume: true, out: config.out };
   for (const key of RESUME_OVERRIDES) {
     if (explicit.has(key)) {
       (merged as unknown as Record<string, unknown>)[key] =
@@ -302,5 +327,5 @@ export async function resumeConfig(
   const ignored = [...explicit].filter((key) =>
     !RESUME_OVERRIDES.has(key) && !["resume", "out"].includes(key)
   );
-  return { config: merged, ignored };
+  return { config: merged, ignored, command: command ?? "" };
 }

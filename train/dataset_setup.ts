@@ -71,8 +71,8 @@ export async function prepareData(
       },
     });
     if (skipped.length > 0) {
-      const list = skipped.map((s) => `  ${s.path}: ${s.reason}`).join("\n");
-      logger.warn("Skipped {count} unreadable files:\n{list}", { count: skipped.length, list });
+      const list = skipped.map((s) => `${s.path} (${s.reason})`).join("; ");
+      logger.warn("Skipped {count} unreadable files: {list}", { count: skipped.length, list });
     }
     const byPath = new Map(decoded.map((d) => [d.sample.path, d]));
     const pick = (samples: Sample[]) =>

@@ -118,9 +118,9 @@ async function main(): Promise<number> {
   }
   const { decoded, skipped } = decodedResult;
   if (skipped.length > 0) {
-    logger.warn("Skipped {n} unreadable files:\n{list}", {
+    logger.warn("Skipped {n} unreadable files: {list}", {
       n: skipped.length,
-      list: skipped.map((s) => `  ${s.path}: ${s.reason}`).join("\n"),
+      list: skipped.map((s) => `${s.path} (${s.reason})`).join("; "),
     });
   }
   const preprocess = {

@@ -17,9 +17,11 @@ if (import.meta.main) {
   await runCli(async () => {
     const parsed = parseTrainArgs(Deno.args);
     let config = parsed.config;
+    let command = ["deno task train", ...Deno.args].join(" ");
     if (config.resume) {
       const resumed = await resumeConfig(config, parsed.explicit);
       config = resumed.config;
+      command = resumed.command || command;
       if (resumed.ignored.length > 0) {
         getLogger(["waste-vision", "train"]).warn(
           "--resume keeps the saved settings; ignoring: {flags}",
@@ -27,8 +29,14 @@ if (import.meta.main) {
         );
       }
     }
-    const command = ["deno task train", ...Deno.args].join(" ");
-    const outcome = await runTraining(config, { command, signal: interruptSignal() });
+    let stepsDone = false;
+    const outcome = await runTraining(config, {
+      command,
+      signal: interruptSignal(() => stepsDone),
+      onStep: () => {
+        stepsDone = true;
+      },
+    });
     return outcome.status === "interrupted" ? EXIT_INTERRUPTED : 0;
   });
 }

@@ -14,43 +14,49 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { getLogger } from "../shared/log.ts";
-import { type BackendChoice, useBackend } from "../shared/backend.ts";
+import type { BackendChoice } from "../shared/backend.ts";
 import { countMacs, countParameters } from "../shared/model/summary.ts";
 import { saveModelDir } from "../shared/model/io.ts";
+import type { ModelMetadata } from "../shared/model/metadata.ts";
 import type { PreprocessConfig } from "../shared/preprocess.ts";
-import { classMap } from "./data/image_folder.ts";
-import { metricsFromConfusion } from "./metrics.ts";
+import { type EvalMetrics, metricsFromConfusion } from "./metrics.ts";
 import { createProgress } from "./progress.ts";
 import type { TrainConfig } from "./config.ts";
-import { prepareData, type PreparedData } from "./dataset_setup.ts";
-import { applyFreezePolicy, trainableVariables } from "./freeze.ts";
-import { buildModel, metadataFor, RESIZE_RATIO } from "./model_factory.ts";
+import type { PreparedData } from "./dataset_setup.ts";
+import { trainableVariables } from "./freeze.ts";
+import { metadataFor, RESIZE_RATIO } from "./model_factory.ts";
 import { cosineLearningRate, TorchOptimizer } from "./optim.ts";
-import { emptyTally, runEval, runTrainEpoch } from "./epoch.ts";
+import { emptyTally, type EpochTally, runEval, runTrainEpoch } from "./epoch.ts";
 import {
   loadCheckpoint,
   restoreWeights,
   saveCheckpoint,
   type TrainerPosition,
 } from "./checkpoint.ts";
-import { exists, writeJsonAtomic } from "./files.ts";
-import { formatBest, isBetter, type TrainLog, writeConfusionPlot, writeLog } from "./train_log.ts";
-import { applyPretrained } from "./pretrained.ts";
+import { isBetter, type TrainLog, writeLog } from "./train_log.ts";
 import { createFeatureCache } from "./feature_cache.ts";
-import { calibrate } from "./calibration.ts";
+import { prepareRun, writeRunFiles } from "./run_setup.ts";
+import { exportBestEpoch } from "./run_export.ts";
 
 const logger = getLogger(["waste-vision", "train"]);
 
-/** How a run ended. */
+/** Outcome of a run. */
 export interface RunOutcome {
   status: "finished" | "interrupted";
   log: TrainLog;
 }
 
-function preprocessConfig(
-  imgSize: number,
-  metadata: ReturnType<typeof metadataFor>,
-): PreprocessConfig {
+/** Options of {@linkcode runTraining}. */
+export interface RunOptions {
+  /** The command line that started the run, for the log and metadata.json. */
+  command: string;
+  /** Aborting it stops the run after the current step, with a checkpoint. */
+  signal?: AbortSignal;
+  /** Called after every training step with the epoch (from 0) and the steps done in it. */
+  onStep?: (epoch: number, stepInEpoch: number) => void;
+}
+
+function preprocessConfig(imgSize: number, metadata: ModelMetadata): PreprocessConfig {
   return { imgSize, mean: metadata.input.mean, std: metadata.input.std, resizeRatio: RESIZE_RATIO };
 }
 
@@ -58,21 +64,6 @@ function preprocessConfig(
 function balancedClassWeights(counts: Record<string, number>, classNames: string[]): tf.Tensor1D {
   const n = classNames.reduce((sum, name) => sum + counts[name], 0);
   return tf.tensor1d(classNames.map((name) => n / (classNames.length * Math.max(1, counts[name]))));
-}
-
-async function checkOutputFolder(config: TrainConfig): Promise<void> {
-  const hasRun = await exists(`${config.out}/train_log.json`) ||
-    await exists(`${config.out}/checkpoints/last`);
-  if (config.resume && !(await exists(`${config.out}/checkpoints/last`))) {
-    throw new Error(
-      `--resume: no checkpoint in ${config.out}/checkpoints/last. Start the run without --resume.`,
-    );
-  }
-  if (!config.resume && hasRun) {
-    throw new Error(
-      `Output folder ${config.out} already holds a run. Pass --resume to continue it, or choose another --out.`,
-    );
-  }
 }
 
 function newLog(
@@ -100,56 +91,58 @@ function newLog(
   };
 }
 
+function freshPosition(numClasses: number): TrainerPosition {
+  return {
+    epoch: 0,
+    stepInEpoch: 0,
+    partial: emptyTally(numClasses),
+    history: [],
+    best: null,
+    elapsedSeconds: 0,
+  };
+}
+
+/** Restores the best-epoch block of the log from a resumed position. */
+function bestFromHistory(log: TrainLog, position: TrainerPosition): TrainLog["best"] {
+  if (!position.best) return null;
+  const entry = log.epochs.find((e) => e.epoch === position.best!.epoch);
+  return entry ? { epoch: entry.epoch, train: entry.train, val: entry.val } : null;
+}
+
+function logEpoch(
+  epoch: number,
+  epochs: number,
+  train: EvalMetrics,
+  val: EvalMetrics,
+  seconds: number,
+) {
+  logger.info(
+    "Epoch {epoch}/{epochs}: train loss {tl} acc {ta}%, val loss {vl} acc {va}% macro F1 {f1}, {s} s",
+    {
+      epoch: epoch + 1,
+      epochs,
+      tl: train.loss.toFixed(4),
+      ta: (train.accuracy * 100).toFixed(2),
+      vl: val.loss.toFixed(4),
+      va: (val.accuracy * 100).toFixed(2),
+      f1: val.macro.f1.toFixed(4),
+      s: seconds.toFixed(1),
+    },
+  );
+}
+
 /**
  * Runs training as configured. Resolves with status `interrupted` when
- * `signal` aborts (the last checkpoint then holds the exact position).
+ * `signal` aborts (the last checkpoint then contains the exact position).
+ * Nothing is written to `--out` before the data and the network are known
+ * to be usable.
  */
-export async function runTraining(
-  config: TrainConfig,
-  options: {
-    command: string;
-    signal?: AbortSignal;
-    /** Called after every training step with the epoch (from 0) and the steps done in it. */
-    onStep?: (epoch: number, stepInEpoch: number) => void;
-  },
-): Promise<RunOutcome> {
-  await checkOutputFolder(config);
-  const backend = await useBackend(config.backend, { training: true });
-  logger.info("Backend {backend}: {reason}", { ...backend });
-  await Deno.mkdir(`${config.out}/checkpoints`, { recursive: true });
-  await writeJsonAtomic(`${config.out}/config.json`, { command: options.command, ...config });
-
-  const cacheMinSide = Math.round(config.imgSize / RESIZE_RATIO);
-  const data = await prepareData(config.data, {
-    splitDir: config.split,
-    valFraction: config.valFraction,
-    seed: config.seed,
-    cacheMinSide,
-    workers: config.workers,
-  });
+export async function runTraining(config: TrainConfig, options: RunOptions): Promise<RunOutcome> {
+  const { backend, data, model, pretrained } = await prepareRun(config);
+  if (!config.resume) await writeRunFiles(config, options.command, data);
   const { classNames } = data;
-  logger.info("Classes: {names}", { names: classNames.join(", ") });
-  for (const split of ["train", "val", "test"] as const) {
-    logger.info("{split}: {n} images {counts}", {
-      split,
-      n: data[split].length,
-      counts: JSON.stringify(data.counts[split]),
-    });
-  }
-  await writeJsonAtomic(`${config.out}/class_map.json`, classMap(classNames));
-  await writeJsonAtomic(`${config.out}/dataset.json`, {
-    classNames,
-    split: data.splitSource,
-    classCounts: data.counts,
-    skippedFiles: data.skipped,
-  });
-
-  const model = buildModel(config, classNames.length);
   const log = newLog(config, options.command, backend, data);
-  // Freezing first: the pretrained loader may then keep folded BatchNorm
-  // layers in inference mode, which the freeze policy would otherwise reset.
-  applyFreezePolicy(model, config);
-  if (config.pretrained) log.model.pretrained = await applyPretrained(model, config.pretrained);
+  log.model.pretrained = pretrained;
   const variables = trainableVariables(model);
   const optimizer = new TorchOptimizer(variables, {
     name: config.optim,
@@ -163,20 +156,14 @@ export async function runTraining(
     gmacs: (log.model.macs / 1e9).toFixed(3),
   });
 
-  let position: TrainerPosition = {
-    epoch: 0,
-    stepInEpoch: 0,
-    partial: emptyTally(classNames.length),
-    history: [],
-    best: null,
-    elapsedSeconds: 0,
-  };
+  let position = freshPosition(classNames.length);
   if (config.resume) {
     const checkpoint = await loadCheckpoint(`${config.out}/checkpoints/last`);
     restoreWeights(model, checkpoint.weights);
     optimizer.setState(checkpoint.optimizer);
     position = checkpoint.position;
     log.epochs = position.history as TrainLog["epochs"];
+    log.best = bestFromHistory(log, position);
     logger.info("Resumed from epoch {epoch}, step {step}", {
       epoch: position.epoch + 1,
       step: position.stepInEpoch,
@@ -188,12 +175,14 @@ export async function runTraining(
     ? balancedClassWeights(data.counts.train, classNames)
     : undefined;
   // After resuming, so that the frozen prefix has its final weights.
-  const featureCache = await createFeatureCache(model, {
-    augment: config.augment,
-    data: data.train,
-    preprocess,
-    batchSize: config.batchSize,
-  });
+  const featureCache = position.epoch < config.epochs
+    ? await createFeatureCache(model, {
+      augment: config.augment,
+      data: data.train,
+      preprocess,
+      batchSize: config.batchSize,
+    })
+    : undefined;
   const started = performance.now();
   const elapsed = () => position.elapsedSeconds + (performance.now() - started) / 1000;
   const saveLast = async (at: TrainerPosition) =>
@@ -256,20 +245,14 @@ export async function runTraining(
       });
       return { status: "interrupted", log };
     }
-    const trainMetrics = metricsFromConfusion(
-      tally.confusion,
+    const trainMetrics = tallyMetrics(tally, classNames);
+    const valMetrics = tallyMetrics(
+      await runEval(model, data.val, {
+        batchSize: config.batchSize,
+        preprocess,
+        numClasses: classNames.length,
+      }),
       classNames,
-      tally.lossSum / tally.seen,
-    );
-    const valTally = await runEval(model, data.val, {
-      batchSize: config.batchSize,
-      preprocess,
-      numClasses: classNames.length,
-    });
-    const valMetrics = metricsFromConfusion(
-      valTally.confusion,
-      classNames,
-      valTally.lossSum / valTally.seen,
     );
     const seconds = (performance.now() - epochStart) / 1000;
     log.epochs.push({
@@ -280,19 +263,7 @@ export async function runTraining(
       train: trainMetrics,
       val: valMetrics,
     });
-    logger.info(
-      "Epoch {epoch}/{epochs}: train loss {tl} acc {ta}%, val loss {vl} acc {va}% macro F1 {f1}, {s} s",
-      {
-        epoch: epoch + 1,
-        epochs: config.epochs,
-        tl: trainMetrics.loss.toFixed(4),
-        ta: (trainMetrics.accuracy * 100).toFixed(2),
-        vl: valMetrics.loss.toFixed(4),
-        va: (valMetrics.accuracy * 100).toFixed(2),
-        f1: valMetrics.macro.f1.toFixed(4),
-        s: seconds.toFixed(1),
-      },
-    );
+    logEpoch(epoch, config.epochs, trainMetrics, valMetrics, seconds);
     let best = position.best;
     if (isBetter(valMetrics, best)) {
       best = {
@@ -311,98 +282,18 @@ export async function runTraining(
       elapsedSeconds: position.elapsedSeconds,
     };
     await saveLast(position);
-    const bestEntry = log.epochs.find((e) => e.epoch === best!.epoch)!;
-    log.best = { epoch: best!.epoch, train: bestEntry.train, val: bestEntry.val };
+    log.best = bestFromHistory(log, position);
     log.elapsedSeconds = elapsed();
     await writeLog(config.out, log);
   }
 
   featureCache?.dispose();
-  await finishRun({ config, model, data, log, preprocess, metadataBase: metadata });
+  await exportBestEpoch({ config, model, data, log, preprocess });
   optimizer.dispose();
   model.dispose();
   return { status: "finished", log };
 }
 
-async function finishRun(run: {
-  config: TrainConfig;
-  model: tf.LayersModel;
-  data: PreparedData;
-  log: TrainLog;
-  preprocess: PreprocessConfig;
-  metadataBase: ReturnType<typeof metadataFor>;
-}): Promise<void> {
-  const { config, model, data, log, preprocess } = run;
-  const best = log.best!;
-  const bestCheckpoint = await loadCheckpointWeights(`${config.out}/checkpoints/best`);
-  restoreWeights(model, bestCheckpoint);
-  const classNames = data.classNames;
-  if (data.test.length > 0) {
-    const testTally = await runEval(model, data.test, {
-      batchSize: config.batchSize,
-      preprocess,
-      numClasses: classNames.length,
-    });
-    log.test = metricsFromConfusion(
-      testTally.confusion,
-      classNames,
-      testTally.lossSum / testTally.seen,
-    );
-    await writeConfusionPlot(config.out, "test", log.test, classNames, `Test, epoch ${best.epoch}`);
-  }
-  await writeConfusionPlot(config.out, "val", best.val, classNames, `Val, epoch ${best.epoch}`);
-  const valPass = await runEval(model, data.val, {
-    batchSize: config.batchSize,
-    preprocess,
-    numClasses: classNames.length,
-  });
-  const fitted = calibrate(valPass.logits, data.val.map((d) => d.sample.label));
-  log.calibration = fitted;
-  logger.info(
-    "Calibration on val: temperature {t}, uncertain below {u} (flags {flagged}% of val; accuracy on the rest {kept}%)",
-    {
-      t: fitted.temperature.toFixed(3),
-      u: fitted.uncertainThreshold.toFixed(3),
-      flagged: (fitted.valFlaggedShare * 100).toFixed(1),
-      kept: (fitted.valAccuracyKept * 100).toFixed(2),
-    },
-  );
-  const metadata = metadataFor(config, classNames, {
-    bestEpoch: best.epoch,
-    epochs: config.epochs,
-    valAccuracy: best.val.accuracy,
-    valMacroF1: best.val.macro.f1,
-    trainAccuracy: best.train.accuracy,
-    datasetSizes: log.dataset.sizes,
-    command: log.command,
-  });
-  metadata.calibration = {
-    temperature: fitted.temperature,
-    uncertainThreshold: fitted.uncertainThreshold,
-    method: "temperature scaling fitted on val by NLL; threshold maximizes Youden's J " +
-      "(share of right val answers kept minus share of wrong ones kept)",
-    valFlaggedShare: fitted.valFlaggedShare,
-    valAccuracyKept: fitted.valAccuracyKept,
-  };
-  await saveModelDir(`${config.out}/model`, model, metadata);
-  log.status = "finished";
-  await writeLog(config.out, log);
-  logger.info("{summary}", { summary: formatBest(best) });
-  if (log.test) {
-    logger.info("Test accuracy of the best epoch: {acc}%", {
-      acc: (log.test.accuracy * 100).toFixed(2),
-    });
-  }
-  logger.info("Exported the best epoch to {dir}", { dir: `${config.out}/model` });
-}
-
-async function loadCheckpointWeights(dir: string) {
-  const { loadModelDir } = await import("../shared/model/io.ts");
-  const { model } = await loadModelDir(dir);
-  const weights = new Map<string, tf.Tensor[]>();
-  for (const layer of model.layers) {
-    if (layer.weights.length > 0) weights.set(layer.name, layer.getWeights().map((w) => w.clone()));
-  }
-  model.dispose();
-  return weights;
+function tallyMetrics(tally: EpochTally, classNames: string[]): EvalMetrics {
+  return metricsFromConfusion(tally.confusion, classNames, tally.lossSum / tally.seen);
 }

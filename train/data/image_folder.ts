@@ -27,7 +27,8 @@ export const IMAGE_EXTENSIONS: readonly string[] = [
   ".png",
   ".gif",
   ".webp",
-  ".bmp",
+  ".heic",
+  ".heif",
 ];
 
 /** Maximum number of names that an error or warning lists before it stops. */

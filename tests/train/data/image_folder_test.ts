@@ -60,7 +60,7 @@ Deno.test("scanImageFolder lists classes and images", async () => {
       "paper/.hidden.jpg",
       "glass/g1.jpeg",
       "glass/nested/g2.webp",
-      "Metal/m1.bmp",
+      "Metal/m1.heic",
       "Metal/m2.gif",
       ".cache/c1.jpg",
       "LICENSE",
@@ -71,7 +71,7 @@ Deno.test("scanImageFolder lists classes and images", async () => {
       assert.deepEqual(
         dataset.samples.map((s) => [s.path.slice(root.length + 1), s.label, s.className]),
         [
-          ["Metal/m1.bmp", 0, "Metal"],
+          ["Metal/m1.heic", 0, "Metal"],
           ["Metal/m2.gif", 0, "Metal"],
           ["glass/g1.jpeg", 1, "glass"],
           ["glass/nested/g2.webp", 1, "glass"],
@@ -178,7 +178,7 @@ Deno.test("scanImageFolder errors", async (t) => {
         (error: Error) => {
           assert.ok(error instanceof DatasetError);
           assert.match(error.message, /Class folder\(s\) "paper" in ".*" contain no image files/);
-          assert.match(error.message, /\.jpg \.jpeg \.png \.gif \.webp \.bmp/);
+          assert.match(error.message, /\.jpg \.jpeg \.png \.gif \.webp \.heic \.heif/);
           return true;
         },
       );
