@@ -16,9 +16,12 @@ import { setupLogging } from "../shared/log.ts";
 import { readConfig } from "./config.ts";
 import { startService } from "./service.ts";
 
-await setupLogging();
+/** The settings read from the environment, for `server.ts`. */
+export const config = readConfig((name) => Deno.env.get(name));
+
+await setupLogging({ level: config.logLevel });
 
 /** The running service, for `server.ts`. */
-export const service = startService(readConfig((name) => Deno.env.get(name)));
+export const service = startService(config);
 
 export default { fetch: service.app.fetch } satisfies Deno.ServeDefaultExport;

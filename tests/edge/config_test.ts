@@ -19,6 +19,7 @@ Deno.test("readConfig", async (t) => {
       rateLimit: { requestsPerMinute: 0, burst: 0 },
       decodeWorkers: 2,
       backend: "wasm",
+      logLevel: "info",
     });
   });
 
@@ -36,6 +37,7 @@ Deno.test("readConfig", async (t) => {
       RATE_LIMIT_BURST: "5",
       DECODE_WORKERS: "0",
       TFJS_BACKEND: "cpu",
+      LOG_LEVEL: "debug",
     });
     assert.deepEqual(config, {
       modelDir: "/srv/model",
@@ -49,7 +51,21 @@ Deno.test("readConfig", async (t) => {
       rateLimit: { requestsPerMinute: 30, burst: 5 },
       decodeWorkers: 0,
       backend: "cpu",
+      logLevel: "debug",
     });
+  });
+
+  await t.step("accepts IPv6 hosts and host names", () => {
+    for (const host of ["::1", "::", "[::]", "fe80::1", "localhost", "edge.internal"]) {
+      assert.equal(readFrom({ HOST: host }).hostname, host);
+    }
+  });
+
+  await t.step("accepts * alone and origins with a port", () => {
+    assert.deepEqual(readFrom({ CORS_ORIGINS: " * " }).corsOrigins, ["*"]);
+    assert.deepEqual(readFrom({ CORS_ORIGINS: "http://localhost:5173" }).corsOrigins, [
+      "http://localhost:5173",
+    ]);
   });
 
   await t.step("sets the burst to the rate when unset", () => {
@@ -71,15 +87,60 @@ Deno.test("readConfig", async (t) => {
     ["MAX_BODY_BYTES", "15MB", /default 15728640/],
     ["MAX_PIXELS", "-5", /MAX_PIXELS="-5"/],
     ["REQUEST_TIMEOUT_MS", "1.5", /REQUEST_TIMEOUT_MS="1.5"/],
-    ["RATE_LIMIT_BURST", "0", /RATE_LIMIT_BURST="0"/],
     ["DECODE_WORKERS", "many", /DECODE_WORKERS="many"/],
     ["TFJS_BACKEND", "webgpu", /TFJS_BACKEND="webgpu" is invalid\. Set wasm or cpu/],
+    [
+      "LOG_LEVEL",
+      "loud",
+      /LOG_LEVEL="loud" is invalid\. Set one of trace, debug, info, warning, error, fatal/,
+    ],
+    ["LOG_LEVEL", "warn", /LOG_LEVEL="warn" is invalid/],
+    ["HOST", "127.0.0.1:8000", /HOST="127\.0\.0\.1:8000" is invalid\. .*set the port with PORT/],
+    ["HOST", "http://localhost", /HOST="http:\/\/localhost" is invalid/],
+    ["HOST", "[::1]:8000", /HOST="\[::1\]:8000" is invalid/],
+    ["CORS_ORIGINS", "not-an-origin", /CORS_ORIGINS: "not-an-origin" is not an origin/],
+    ["CORS_ORIGINS", "https://app.example/", /Write it as https:\/\/app\.example\./],
+    ["CORS_ORIGINS", "https://a.example/path", /"https:\/\/a\.example\/path" is not an origin/],
+    ["CORS_ORIGINS", ", ,", /CORS_ORIGINS=", ," contains no origin/],
+    ["CORS_ORIGINS", "*, https://a.example", /mixes \* with origins/],
   ];
   for (const [name, value, message] of invalid) {
     await t.step(`rejects ${name}=${value}`, () => {
       assert.throws(() => readFrom({ [name]: value }), (error) => {
         assert.ok(error instanceof ConfigError);
         assert.match(error.message, message);
+        return true;
+      });
+    });
+  }
+
+  await t.step("rejects RATE_LIMIT_BURST=0 naming the unset fallback", () => {
+    assert.throws(
+      () => readFrom({ RATE_LIMIT_PER_MINUTE: "6", RATE_LIMIT_BURST: "0" }),
+      /RATE_LIMIT_BURST="0" is invalid\. .* or unset it to use RATE_LIMIT_PER_MINUTE\.$/,
+    );
+  });
+
+  await t.step("rejects RATE_LIMIT_BURST while the limit is off", () => {
+    assert.throws(
+      () => readFrom({ RATE_LIMIT_BURST: "5" }),
+      /RATE_LIMIT_BURST="5" has no effect because RATE_LIMIT_PER_MINUTE is 0/,
+    );
+  });
+
+  const invalidKeys: [string, RegExp][] = [
+    [", ,", /API_KEY is set but contains no key/],
+    ["good-key, secret key", /key 2 of 2 contains whitespace/],
+    ["clé-secrète", /key 1 of 1 contains whitespace or a character outside visible ASCII/],
+  ];
+  for (const [value, message] of invalidKeys) {
+    await t.step(`rejects API_KEY="${value}" without echoing it`, () => {
+      assert.throws(() => readFrom({ API_KEY: value }), (error) => {
+        assert.ok(error instanceof ConfigError);
+        assert.match(error.message, message);
+        for (const key of value.split(",").map((item) => item.trim()).filter(Boolean)) {
+          assert.ok(!error.message.includes(key), `the message must not contain "${key}"`);
+        }
         return true;
       });
     });
