@@ -10,6 +10,12 @@ export interface EdgeVariables {
   requestId: string;
   /** Request body, read by the body-limit middleware within `MAX_BODY_BYTES`. */
   body: Uint8Array;
+  /**
+   * Request body bytes that the body-limit middleware has read so far, also
+   * when it stopped early (over the limit, deadline passed). Unset when the
+   * body was never read.
+   */
+  requestBytes: number;
   /** Aborted when the request deadline passes. */
   deadline: AbortSignal;
   /** `performance.now()` when the request entered the app. */

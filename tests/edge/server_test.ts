@@ -4,6 +4,7 @@
  * predictions, and a large decode does not block other requests.
  */
 import assert from "node:assert/strict";
+import { configure, type LogRecord, reset } from "@logtape/logtape";
 import { makeJpeg, makePng } from "./helpers/images.ts";
 import {
   createTestService,
@@ -101,5 +102,56 @@ Deno.test("real server on 127.0.0.1", async (t) => {
   } finally {
     await server.shutdown();
     service.close();
+  }
+});
+
+/** Reads from `connection` until the status line of the response has arrived. */
+async function readStatusLine(connection: Deno.Conn): Promise<string> {
+  const buffer = new Uint8Array(4096);
+  let text = "";
+  while (!text.includes("\r\n")) {
+    const count = await connection.read(buffer);
+    if (count === null) break;
+    text += new TextDecoder().decode(buffer.subarray(0, count));
+  }
+  return text.split("\r\n")[0];
+}
+
+Deno.test("request log of a stalled upload on a real server", async () => {
+  const records: LogRecord[] = [];
+  await configure({
+    reset: true,
+    sinks: { memory: (record) => records.push(record) },
+    loggers: [
+      { category: ["waste-vision", "edge", "request"], lowestLevel: "info", sinks: ["memory"] },
+      { category: ["logtape", "meta"], lowestLevel: "warning", sinks: ["memory"] },
+    ],
+  });
+  const service = await createTestService({ requestTimeoutMs: 1000 });
+  const server = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen: () => {} },
+    service.app.fetch,
+  );
+  const connection = await Deno.connect({ hostname: "127.0.0.1", port: server.addr.port });
+
+  try {
+    // The client claims 999999 bytes, sends 24 KiB and stalls until the deadline passes.
+    const head = "POST /v1/classify HTTP/1.1\r\nHost: 127.0.0.1\r\n" +
+      "Content-Type: image/jpeg\r\nContent-Length: 999999\r\n\r\n";
+    await connection.write(new TextEncoder().encode(head));
+    await connection.write(new Uint8Array(24 * 1024));
+    assert.match(await readStatusLine(connection), /^HTTP\/1\.1 408 /);
+
+    assert.equal(records.length, 1);
+    const { properties, message } = records[0];
+    assert.equal(properties.status, 408);
+    assert.equal(properties.requestBytes, 24 * 1024, "bytes in must be the bytes that arrived");
+    assert.equal(properties.errorCode, "request_timeout");
+    assert.match(message.map(String).join(""), /24576 bytes in, .*, error request_timeout$/);
+  } finally {
+    connection.close();
+    await server.shutdown();
+    service.close();
+    await reset();
   }
 });

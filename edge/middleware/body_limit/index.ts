@@ -45,16 +45,25 @@ function rejectDeclaredLength(header: string | undefined, maxBytes: number): voi
   }
 }
 
+/** Options for {@linkcode readLimited}. */
+export interface ReadLimitedOptions {
+  /** Stops the read with the signal's reason when it aborts. */
+  signal?: AbortSignal;
+  /** Called after each chunk with the total bytes read so far, the chunk that passes the limit included. */
+  onRead?: (bytesRead: number) => void;
+}
+
 /**
  * Reads `stream` into one array, cancelling it and throwing `payload_too_large`
- * when more than `maxBytes` arrive, or the signal's reason when `signal` is
- * aborted first.
+ * when more than `maxBytes` arrive, or the signal's reason when
+ * `options.signal` is aborted first.
  */
 export async function readLimited(
   stream: ReadableStream<Uint8Array>,
   maxBytes: number,
-  signal?: AbortSignal,
+  options: ReadLimitedOptions = {},
 ): Promise<Uint8Array> {
+  const { signal, onRead } = options;
   const reader = stream.getReader();
   const cancel = () => reader.cancel(signal?.reason).catch(() => {});
   signal?.addEventListener("abort", cancel, { once: true });
@@ -66,6 +75,7 @@ export async function readLimited(
       signal?.throwIfAborted();
       if (done) break;
       size += value.byteLength;
+      onRead?.(size);
       if (size > maxBytes) {
         await reader.cancel();
         throw tooLarge(maxBytes, `passed ${size} bytes while streaming`);
@@ -92,7 +102,8 @@ function concatChunks(chunks: Uint8Array[], size: number): Uint8Array {
 
 /**
  * Creates the middleware. It stores the body in `c.var.body` (empty when the
- * request has none) and stops reading when the request deadline in
+ * request has none), keeps the bytes read so far in `c.var.requestBytes` for
+ * the request log, and stops reading when the request deadline in
  * `c.var.deadline` passes.
  */
 export function bodyLimit(options: BodyLimitOptions): MiddlewareHandler<EdgeEnv> {
@@ -103,7 +114,13 @@ export function bodyLimit(options: BodyLimitOptions): MiddlewareHandler<EdgeEnv>
   return async function bodyLimit(c, next) {
     rejectDeclaredLength(c.req.header("content-length"), maxBytes);
     const stream = c.req.raw.body;
-    const body = stream ? await readLimited(stream, maxBytes, c.get("deadline")) : new Uint8Array();
+    c.set("requestBytes", 0);
+    const body = stream
+      ? await readLimited(stream, maxBytes, {
+        signal: c.get("deadline"),
+        onRead: (bytesRead) => c.set("requestBytes", bytesRead),
+      })
+      : new Uint8Array();
     c.set("body", body);
     await next();
   };

@@ -28,8 +28,10 @@ export interface RequestLogRecord {
   status: number;
   ms: number;
   /**
-   * Request body bytes as read, or as declared by Content-Length when the
-   * body was not read, or 0 when there is neither.
+   * Request body bytes that the service read: all of them for a request it
+   * accepted, those up to the failure for one it stopped reading (over the
+   * size limit, deadline passed), and 0 when it never read the body. The
+   * Content-Length header is not used, because a client can claim any length.
    */
   requestBytes: number;
   /** Response body bytes. */
@@ -63,17 +65,29 @@ async function measureResponse(response: Response): Promise<number> {
 }
 
 async function buildRecord(c: Context<EdgeEnv>, startedAt: number): Promise<RequestLogRecord> {
-  const body = c.get("body");
   return {
     method: c.req.method,
     path: c.req.path,
     status: c.res.status,
     ms: Math.round((performance.now() - startedAt) * 10) / 10,
-    requestBytes: body ? body.byteLength : parseLength(c.req.header("content-length")) ?? 0,
+    requestBytes: c.get("requestBytes") ?? 0,
     responseBytes: await measureResponse(c.res),
     requestId: c.get("requestId") ?? "",
     errorCode: c.get("errorCode") ?? null,
   };
+}
+
+const LINE = "{method} {path} {status} {ms} ms, {requestBytes} bytes in, " +
+  "{responseBytes} bytes out, request {requestId}";
+
+/**
+ * Picks the level of a line: `error` for a 500 (a bug), `warning` for other
+ * 5xx statuses such as 503 while the model is unavailable, whose cause the
+ * service logs once on its own, and `info` for the rest.
+ */
+function levelOf(status: number): "error" | "warning" | "info" {
+  if (status === 500) return "error";
+  return status > 500 ? "warning" : "info";
 }
 
 /** Creates the middleware. */
@@ -83,10 +97,7 @@ export function requestLog(options: RequestLogOptions = {}): MiddlewareHandler<E
     const startedAt = performance.now();
     await next();
     const record = await buildRecord(c, startedAt);
-    const level = record.status >= 500 ? "error" : "info";
-    logger[level](
-      "{method} {path} {status} {ms} ms, {requestBytes} bytes in, {responseBytes} bytes out, request {requestId}",
-      { ...record },
-    );
+    const template = record.errorCode === null ? LINE : `${LINE}, error {errorCode}`;
+    logger[levelOf(record.status)](template, { ...record });
   };
 }

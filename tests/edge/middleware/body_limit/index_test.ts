@@ -105,10 +105,20 @@ Deno.test("readLimited", async (t) => {
     const stream = new ReadableStream<Uint8Array>({
       pull: () => new Promise(() => {}),
     });
-    const reading = readLimited(stream, 100, controller.signal);
+    const reading = readLimited(stream, 100, { signal: controller.signal });
     const reason = new Error("deadline passed");
     controller.abort(reason);
     await assert.rejects(reading, (error) => error === reason);
+  });
+
+  await t.step("reports the bytes read, the chunk over the limit included", async () => {
+    const { stream } = chunkedStream(5, 40);
+    const totals: number[] = [];
+    await assert.rejects(
+      readLimited(stream, 100, { onRead: (bytesRead) => totals.push(bytesRead) }),
+      (error) => error instanceof ApiError && error.code === "payload_too_large",
+    );
+    assert.deepEqual(totals, [40, 80, 120]);
   });
 
   await t.step("rejects an invalid limit", () => {
