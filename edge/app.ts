@@ -6,6 +6,8 @@
  * security headers, CORS, request deadline and 405 detection. Then `/v1/*`
  * routes add the API key check and the rate limit. CORS comes before the API
  * key check because browsers send preflight requests without credentials.
+ * With both keys and a rate limit, failed key checks are also limited per
+ * client address, with the same rate and burst.
  *
  * @example
  * ```ts
@@ -136,8 +138,17 @@ function addMiddleware(app: Hono<EdgeEnv>, config: EdgeConfig): void {
       );
     },
   }));
-  if (config.apiKeys.length > 0) app.use("/v1/*", apiKeyAuth({ keys: config.apiKeys }));
-  if (config.rateLimit.requestsPerMinute > 0) {
+  const rateLimitOn = config.rateLimit.requestsPerMinute > 0;
+  if (config.apiKeys.length > 0) {
+    app.use(
+      "/v1/*",
+      apiKeyAuth({
+        keys: config.apiKeys,
+        failureLimit: rateLimitOn ? config.rateLimit : undefined,
+      }),
+    );
+  }
+  if (rateLimitOn) {
     app.use(
       "/v1/*",
       rateLimit({

@@ -74,7 +74,7 @@ export const ERROR_CODES = {
   rate_limited: {
     status: 429,
     description:
-      "The client used up its request budget. The `Retry-After` header gives the seconds to wait.",
+      "The client used up its request budget, or its address made too many failed API key checks. The `Retry-After` header gives the seconds to wait.",
   },
   internal_error: {
     status: 500,

@@ -222,6 +222,38 @@ Deno.test("rate limit", async (t) => {
     }
     assert.deepEqual(statuses, [200, 429, 200]);
   });
+
+  await t.step("limits failed key checks per address", async () => {
+    const { app } = await createTestService({
+      apiKeys: ["key-a"],
+      rateLimit: { requestsPerMinute: 6, burst: 3 },
+    });
+    const statuses = [];
+    for (const key of ["bad-1", "bad-2", "bad-3", "bad-4", "key-a"]) {
+      const response = await app.request(
+        "/v1/model",
+        { headers: { authorization: `Bearer ${key}` } },
+        connection,
+      );
+      statuses.push(response.status);
+      if (response.status === 429) assert.equal(await errorCodeOf(response), "rate_limited");
+      else await response.body?.cancel();
+    }
+    assert.deepEqual(statuses, [401, 401, 401, 429, 429]);
+  });
+
+  await t.step("leaves failed key checks unlimited when it is off", async () => {
+    const { app } = await createTestService({ apiKeys: ["key-a"] });
+    for (let i = 0; i < 10; i++) {
+      const response = await app.request(
+        "/v1/model",
+        { headers: { authorization: `Bearer bad-${i}` } },
+        connection,
+      );
+      await response.body?.cancel();
+      assert.equal(response.status, 401, `attempt ${i}`);
+    }
+  });
 });
 
 Deno.test("readiness before the model loads", async () => {

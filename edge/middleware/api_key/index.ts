@@ -8,6 +8,11 @@
  * `timingSafeEqual`, which hashes both sides so that the comparison time
  * does not reveal how many leading characters matched.
  *
+ * With the `failureLimit` option, failed checks are rate limited per client
+ * address, so that guessing keys is limited too. The check and the count
+ * happen with no `await` between them, so concurrent guesses cannot all pass
+ * before the first failure is counted.
+ *
  * @example
  * ```ts
  * import { Hono } from "hono";
@@ -21,11 +26,21 @@
 import type { Context, MiddlewareHandler } from "hono";
 import { timingSafeEqual } from "hono/utils/buffer";
 import { ApiError } from "../../errors.ts";
+import type { EdgeEnv } from "../../types.ts";
+import { clientAddressKey, TokenBuckets } from "../rate_limit/index.ts";
+import type { TokenBucketsArgs } from "../rate_limit/token_bucket.ts";
 
 /** Options for {@linkcode apiKeyAuth}. */
 export interface ApiKeyAuthOptions {
   /** Accepted keys; several allow rotating a key without downtime. Must not be empty. */
   keys: string[];
+  /**
+   * Token bucket for failed checks, one per client address. Each failed
+   * check takes a token. While an address's bucket is empty, every request
+   * from it gets `rate_limited` (429), with a valid key or not, so a guess
+   * made then reveals nothing. Default: failed checks are not limited.
+   */
+  failureLimit?: TokenBucketsArgs;
 }
 
 const CHALLENGE = { "WWW-Authenticate": 'Bearer realm="waste-vision"' };
@@ -63,17 +78,51 @@ async function isAcceptedKey(token: string, keys: string[]): Promise<boolean> {
   return accepted;
 }
 
+/** Returns the `unauthorized` error of a failed check, or `undefined` when the key is accepted. */
+async function checkAuthorization(c: Context, keys: string[]): Promise<ApiError | undefined> {
+  let token: string;
+  try {
+    token = readBearerToken(c);
+  } catch (error) {
+    if (error instanceof ApiError) return error;
+    throw error;
+  }
+  if (await isAcceptedKey(token, keys)) return undefined;
+  return unauthorized("The API key is not valid. Check the key, or ask the operator for one.");
+}
+
+/**
+ * Counts a failed check against the client's address, and throws
+ * `rate_limited` when the address has no token left, whether this check
+ * failed or not.
+ */
+function enforceFailureLimit(
+  buckets: TokenBuckets,
+  c: Context<EdgeEnv>,
+  failed: boolean,
+): void {
+  const address = clientAddressKey(c);
+  const result = failed ? buckets.take(address) : buckets.peek(address);
+  if (result.allowed) return;
+  throw new ApiError(
+    "rate_limited",
+    "Too many requests with a missing or invalid API key from this address. " +
+      `Retry in ${result.retryAfterSeconds} s with a valid key.`,
+    { headers: { "Retry-After": String(result.retryAfterSeconds) } },
+  );
+}
+
 /** Creates the middleware. */
-export function apiKeyAuth(options: ApiKeyAuthOptions): MiddlewareHandler {
+export function apiKeyAuth(options: ApiKeyAuthOptions): MiddlewareHandler<EdgeEnv> {
   const keys = [...options.keys];
   if (keys.length === 0) {
     throw new RangeError("apiKeyAuth: keys must not be empty. Leave the middleware out instead.");
   }
+  const failures = options.failureLimit ? new TokenBuckets(options.failureLimit) : undefined;
   return async function apiKeyAuth(c, next) {
-    const token = readBearerToken(c);
-    if (!(await isAcceptedKey(token, keys))) {
-      throw unauthorized("The API key is not valid. Check the key, or ask the operator for one.");
-    }
+    const failure = await checkAuthorization(c, keys);
+    if (failures) enforceFailureLimit(failures, c, failure !== undefined);
+    if (failure) throw failure;
     await next();
   };
 }

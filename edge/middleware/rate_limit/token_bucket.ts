@@ -30,10 +30,10 @@ export interface TokenBucketsArgs {
   now?: () => number;
 }
 
-/** Outcome of {@linkcode TokenBuckets.take}. */
+/** Outcome of {@linkcode TokenBuckets.take} and {@linkcode TokenBuckets.peek}. */
 export interface TakeResult {
   allowed: boolean;
-  /** Whole tokens left after this request. */
+  /** Whole tokens left, after the token taken by `take`. */
   remaining: number;
   /** Seconds until the next token, rounded up; 0 when allowed. */
   retryAfterSeconds: number;
@@ -81,6 +81,24 @@ export class TokenBuckets {
       bucket.tokens -= 1;
       return { allowed: true, remaining: Math.floor(bucket.tokens), retryAfterSeconds: 0 };
     }
+    return this.#rejection(bucket);
+  }
+
+  /**
+   * Returns whether `key` has a token left, without taking it. A key without
+   * a bucket has a full one, and no bucket is created for it.
+   */
+  peek(key: string): TakeResult {
+    const bucket = this.#buckets.get(key);
+    if (!bucket) return { allowed: true, remaining: this.burst, retryAfterSeconds: 0 };
+    this.#refill(bucket, this.#now());
+    if (bucket.tokens >= 1) {
+      return { allowed: true, remaining: Math.floor(bucket.tokens), retryAfterSeconds: 0 };
+    }
+    return this.#rejection(bucket);
+  }
+
+  #rejection(bucket: Bucket): TakeResult {
     const waitMs = (1 - bucket.tokens) / this.#tokensPerMs;
     return { allowed: false, remaining: 0, retryAfterSeconds: Math.ceil(waitMs / 1000) };
   }

@@ -51,3 +51,88 @@ Deno.test("apiKeyAuth", async (t) => {
     assert.throws(() => apiKeyAuth({ keys: [] }), /keys must not be empty/);
   });
 });
+
+function connectionFrom(hostname: string) {
+  return { remoteAddr: { transport: "tcp" as const, hostname, port: 40_000 } };
+}
+
+Deno.test("apiKeyAuth failure limit", async (t) => {
+  let time = 1_000_000;
+  const app = appWith(apiKeyAuth({
+    keys: [KEY],
+    failureLimit: { requestsPerMinute: 6, burst: 2, now: () => time },
+  }));
+
+  async function statusOf(authorization: string | undefined, address: string): Promise<number> {
+    const headers: Record<string, string> = authorization ? { authorization } : {};
+    const response = await app.request("/", { headers }, connectionFrom(address));
+    await response.body?.cancel();
+    return response.status;
+  }
+
+  await t.step("rejects an address after the burst of failures", async () => {
+    const statuses = [];
+    for (const header of ["Bearer wrong-1", undefined, "Bearer wrong-3"]) {
+      statuses.push(await statusOf(header, "192.0.2.10"));
+    }
+    assert.deepEqual(statuses, [401, 401, 429]);
+  });
+
+  await t.step("sends rate_limited with Retry-After", async () => {
+    const response = await app.request(
+      "/",
+      { headers: { authorization: "Bearer wrong-4" } },
+      connectionFrom("192.0.2.10"),
+    );
+    assert.equal(response.status, 429);
+    // 6 per minute is one token every 10 s.
+    assert.equal(response.headers.get("retry-after"), "10");
+    const body = await response.json();
+    assert.equal(body.error.code, "rate_limited");
+    assert.match(body.error.message, /missing or invalid API key/);
+  });
+
+  await t.step("rejects a valid key from the limited address", async () => {
+    assert.equal(await statusOf(`Bearer ${KEY}`, "192.0.2.10"), 429);
+  });
+
+  await t.step("keeps other addresses apart", async () => {
+    assert.equal(await statusOf(`Bearer ${KEY}`, "192.0.2.11"), 200);
+    assert.equal(await statusOf("Bearer wrong", "192.0.2.11"), 401);
+  });
+
+  await t.step("does not count accepted keys", async () => {
+    for (let i = 0; i < 5; i++) {
+      assert.equal(await statusOf(`Bearer ${KEY}`, "192.0.2.12"), 200, `request ${i}`);
+    }
+    assert.equal(await statusOf("Bearer wrong", "192.0.2.12"), 401);
+  });
+
+  await t.step("lets the address retry after the refill", async () => {
+    time += 10_000;
+    assert.equal(await statusOf(`Bearer ${KEY}`, "192.0.2.10"), 200);
+  });
+
+  await t.step("counts concurrent failures one by one", async () => {
+    const guesses = Array.from(
+      { length: 6 },
+      (_, i) => statusOf(`Bearer guess-${i}`, "192.0.2.13"),
+    );
+    const statuses = await Promise.all(guesses);
+    assert.equal(statuses.filter((status) => status === 401).length, 2);
+    assert.equal(statuses.filter((status) => status === 429).length, 4);
+  });
+});
+
+Deno.test("apiKeyAuth without a failure limit", async () => {
+  const app = appWith(apiKeyAuth({ keys: [KEY] }));
+  for (let i = 0; i < 20; i++) {
+    const response = await app.request(
+      "/",
+      { headers: { authorization: `Bearer wrong-${i}` } },
+      connectionFrom("192.0.2.20"),
+    );
+    await response.body?.cancel();
+    assert.equal(response.status, 401, `attempt ${i}`);
+  }
+});

@@ -70,6 +70,20 @@ Deno.test("TokenBuckets", async (t) => {
     assert.equal(buckets.take("e").allowed, false);
   });
 
+  await t.step("peek leaves the tokens in place", () => {
+    const clock = manualClock();
+    const buckets = new TokenBuckets({ requestsPerMinute: 6, burst: 2, now: clock.now });
+    assert.deepEqual(buckets.peek("a"), { allowed: true, remaining: 2, retryAfterSeconds: 0 });
+    assert.equal(buckets.size, 0, "peek must not create a bucket");
+    buckets.take("a");
+    buckets.take("a");
+    assert.deepEqual(buckets.peek("a"), { allowed: false, remaining: 0, retryAfterSeconds: 10 });
+    assert.equal(buckets.peek("a").allowed, false, "peek must not change the wait");
+    clock.advance(10_000);
+    assert.deepEqual(buckets.peek("a"), { allowed: true, remaining: 1, retryAfterSeconds: 0 });
+    assert.equal(buckets.take("a").remaining, 0);
+  });
+
   await t.step("rejects invalid settings", () => {
     assert.throws(() => new TokenBuckets({ requestsPerMinute: 0, burst: 1 }), /requestsPerMinute/);
     assert.throws(() => new TokenBuckets({ requestsPerMinute: 1, burst: 0 }), /burst/);
