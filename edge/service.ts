@@ -17,6 +17,7 @@ import { createApp } from "./app.ts";
 import type { EdgeConfig } from "./config.ts";
 import { createImageIntake, type ImageIntake } from "./image/intake.ts";
 import { Classifier } from "./model/classifier.ts";
+import { checkModelDir } from "./model/model_dir.ts";
 import { ModelSlot } from "./model/model_slot.ts";
 import type { EdgeEnv } from "./types.ts";
 
@@ -37,13 +38,17 @@ export interface EdgeService {
 /**
  * Creates the app and starts loading the model from `config.modelDir`.
  * The app serves requests at once. Until the model is ready, the classify
- * and model routes return `model_unavailable`.
+ * and model routes return `model_unavailable`, and they keep doing so when
+ * the folder is missing or invalid (the load failure is logged once).
  */
 export function startService(config: EdgeConfig): EdgeService {
   const models = new ModelSlot();
   const intake = createImageIntake({ maxPixels: config.maxPixels, workers: config.decodeWorkers });
   const app = createApp({ models, intake, config });
-  const ready = models.load(() => Classifier.load(config.modelDir, { backend: config.backend }));
+  const ready = models.load(async () => {
+    await checkModelDir(config.modelDir);
+    return await Classifier.load(config.modelDir, { backend: config.backend });
+  });
   return {
     app,
     models,

@@ -13,6 +13,7 @@
  * @module
  */
 import { getLogger } from "@logtape/logtape";
+import { ModelFormatError } from "../../shared/model/metadata.ts";
 import { ApiError } from "../errors.ts";
 import type { Classifier } from "./classifier.ts";
 
@@ -64,7 +65,12 @@ export class ModelSlot {
     } catch (error) {
       this.#state = "failed";
       this.#failure = error instanceof Error ? error.message : String(error);
-      logger.error("The model failed to load: {error}", { error });
+      // A ModelFormatError names the folder and the fix, so its stack trace adds nothing.
+      if (error instanceof ModelFormatError) {
+        logger.error("The model failed to load: {message}", { message: error.message });
+      } else {
+        logger.error("The model failed to load: {error}", { error });
+      }
     }
   }
 
