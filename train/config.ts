@@ -293,13 +293,19 @@ export function parseTrainArgs(args: string[]): { config: TrainConfig; explicit:
   return { config, explicit };
 }
 
-/** Flags that may differ on `--resume`; every other setting comes from the saved run. */
-const RESUME_OVERRIDES = new Set(["backend", "workers", "checkpointEvery"]);
+/**
+ * Flags that may differ on `--resume`; every other setting comes from the
+ * saved run. A new `--epochs` changes the cosine schedule from the resumed
+ * epoch on; set to the number of finished epochs, it exports the best epoch
+ * without training further.
+ */
+const RESUME_OVERRIDES = new Set(["backend", "workers", "checkpointEvery", "epochs"]);
 
 /**
  * Replaces `config` with the one saved in `<out>/config.json` for `--resume`,
- * keeping only `--backend`, `--workers` and `--checkpoint-every` from the
- * command line. Returns the names of flags that were given but ignored.
+ * keeping only `--backend`, `--workers`, `--checkpoint-every` and `--epochs`
+ * from the command line. Returns the names of flags that were given but
+ * ignored.
  */
 export async function resumeConfig(
   config: TrainConfig,

@@ -168,6 +168,15 @@ export async function runTraining(config: TrainConfig, options: RunOptions): Pro
       epoch: position.epoch + 1,
       step: position.stepInEpoch,
     });
+    if (position.epoch >= config.epochs && position.stepInEpoch > 0) {
+      logger.warn(
+        "--epochs {epochs}: the unfinished epoch {epoch} is dropped and the best epoch exported",
+        {
+          epochs: config.epochs,
+          epoch: position.epoch + 1,
+        },
+      );
+    }
   }
   const metadata = metadataFor(config, classNames);
   const preprocess = preprocessConfig(config.imgSize, metadata);

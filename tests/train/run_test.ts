@@ -207,3 +207,29 @@ Deno.test("a run that fails during setup writes nothing", async () => {
   );
   await Deno.remove(root, { recursive: true });
 });
+
+Deno.test("resume with --epochs set to the finished epochs exports now", async () => {
+  const root = await Deno.makeTempDir({ prefix: "run_test_" });
+  const out = `${root}/run`;
+  const controller = new AbortController();
+  const first = await runTraining(configFor(out, ["--optim", "sgd"]), {
+    command: "test",
+    signal: controller.signal,
+    onStep: (epoch, step) => {
+      if (epoch === 1 && step === 1) controller.abort();
+    },
+  });
+  assert.equal(first.status, "interrupted");
+  const exported = await runTraining({
+    ...configFor(out, ["--optim", "sgd"]),
+    epochs: 1,
+    resume: true,
+  }, {
+    command: "test",
+  });
+  assert.equal(exported.status, "finished");
+  assert.equal(exported.log.epochs.length, 1);
+  const metadata = JSON.parse(await Deno.readTextFile(`${out}/model/metadata.json`));
+  assert.equal(metadata.training.epochs, 1);
+  await Deno.remove(root, { recursive: true });
+});
