@@ -164,6 +164,7 @@ export async function runTraining(config: TrainConfig, options: RunOptions): Pro
     position = checkpoint.position;
     log.epochs = position.history as TrainLog["epochs"];
     log.best = bestFromHistory(log, position);
+    log.elapsedSeconds = position.elapsedSeconds;
     logger.info("Resumed from epoch {epoch}, step {step}", {
       epoch: position.epoch + 1,
       step: position.stepInEpoch,
