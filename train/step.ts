@@ -74,11 +74,17 @@ export async function trainStep(
 ): Promise<BatchResult> {
   const { x, y } = batchTensors(step.batch);
   let predictions: tf.Tensor | undefined;
-  const { value, grads } = tf.variableGrads(() => {
-    const logits = model.apply(x, { training: true }) as tf.Tensor2D;
-    predictions = tf.keep(tf.argMax(logits, -1));
-    return crossEntropy(logits, y, options.classWeights);
-  }, step.variables.map((v) => v.variable));
+  let result: ReturnType<typeof tf.variableGrads>;
+  try {
+    result = tf.variableGrads(() => {
+      const logits = model.apply(x, { training: true }) as tf.Tensor2D;
+      predictions = tf.keep(tf.argMax(logits, -1));
+      return crossEntropy(logits, y, options.classWeights);
+    }, step.variables.map((v) => v.variable));
+  } catch (error) {
+    throw explainBackendFailure(error, step.batch);
+  }
+  const { value, grads } = result;
   const byName: Record<string, tf.Tensor> = {};
   for (const { name, variable } of step.variables) {
     const grad = grads[variable.name];
@@ -89,6 +95,26 @@ export async function trainStep(
   const predicted = new Int32Array(await predictions!.data());
   tf.dispose([x, y, value, predictions!, ...Object.values(grads)]);
   return { loss, predictions: predicted };
+}
+
+/**
+ * Turns a WebAssembly trap of the wasm backend into an error that says what
+ * to change. tfjs-backend-wasm's heap is limited (4 GiB at most, and its C++
+ * kernels may fail past 2 GiB); MobileNetV2 training at 224 px with batch 16
+ * or at 128 px with batch 32 trapped on a 2-core x86-64 machine.
+ */
+function explainBackendFailure(error: unknown, batch: Batch): unknown {
+  const isTrap = error instanceof Error &&
+    (error.name === "RuntimeError" ||
+      /Aborted\(\)|memory access out of bounds/.test(error.message));
+  if (!isTrap || tf.getBackend() !== "wasm") return error;
+  return new Error(
+    `The wasm backend failed during a training step (${
+      (error as Error).message
+    }), most likely out ` +
+      `of WebAssembly memory for a batch of ${batch.size} images at ${batch.imgSize} px. ` +
+      "Lower --batch-size or --img-size, or use --backend cpu.",
+  );
 }
 
 /** Runs the model in inference mode on one batch and returns loss and predictions. */
