@@ -254,13 +254,13 @@ export async function createFeatureCache(
   model: tf.LayersModel,
   options: FeatureCacheOptions,
 ): Promise<FeatureCache | undefined> {
-  if (options.augment) {
-    logger.info("Frozen-prefix cache not used: augmentation is on (--no-augment turns it off)");
-    return undefined;
-  }
   const plan = planFrozenPrefix(model);
   if (typeof plan === "string") {
     logger.info("Frozen-prefix cache not used: {reason}", { reason: plan });
+    return undefined;
+  }
+  if (options.augment) {
+    logger.info("Frozen-prefix cache not used: augmentation is on (--no-augment turns it off)");
     return undefined;
   }
   const bytes = sizesPerImage(plan).reduce((a, b) => a + b, 0) * 4 * options.data.length;
