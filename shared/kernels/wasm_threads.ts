@@ -22,8 +22,11 @@
  * The workers are unreferenced afterwards, so they do not keep the process
  * alive. The temporary folder is removed when the process unloads.
  *
- * Measured on a 2-core x86-64 machine (Deno 2.9.6): a 3x3 convolution of a
- * [16, 32, 32, 64] input takes 43 ms on one thread and 23 ms on two.
+ * Measured on a 2-core x86-64 machine (Deno 2.9.6): with the machine idle
+ * (1-minute load average 0.65), a 3x3 convolution of a [16, 32, 32, 64]
+ * input took 43 ms on one thread and 23 ms on two. With the other core busy,
+ * whole ResNet-18 + CBAM training steps were 1 to 11% slower on two threads
+ * (`deno task bench:train`), hence the default of one thread per idle core.
  *
  * @example
  * ```ts
@@ -94,6 +97,9 @@ function threadsFromEnvironment(): number | undefined {
  * logical CPU count minus the 1-minute load average, rounded, from 1 to
  * {@linkcode MAX_WASM_THREADS}. A thread pool whose threads wait for busy
  * cores is slower than one thread, so a loaded machine gets fewer threads.
+ *
+ * NOTE: the gain of two threads for a whole training step on an idle
+ * machine is not measured; only the single-convolution speed-up is.
  */
 function idleThreads(): { threads: number; why: string } {
   const cores = navigator.hardwareConcurrency;
