@@ -159,6 +159,10 @@ async function writeWorkerScript(): Promise<string> {
 async function initializeWithHooks(workerPath: string): Promise<boolean> {
   const createObjectUrl = URL.createObjectURL;
   const cpus = os.cpus;
+  // Emscripten's Node.js branch replaces the global Worker with
+  // node:worker_threads' one for good. Web Workers started later, such as
+  // the image decoder pool, then run without `self`, so it is restored.
+  const worker = globalThis.Worker;
   URL.createObjectURL = (object: Blob) =>
     object instanceof Blob && object.type === "application/javascript"
       ? workerPath
@@ -169,6 +173,7 @@ async function initializeWithHooks(workerPath: string): Promise<boolean> {
   } finally {
     URL.createObjectURL = createObjectUrl;
     (os as { cpus: typeof os.cpus }).cpus = cpus;
+    globalThis.Worker = worker;
   }
 }
 
