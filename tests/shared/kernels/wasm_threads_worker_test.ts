@@ -33,6 +33,8 @@ Deno.test("Web Workers still start after the threaded wasm build", async () => {
     cwd: REPO,
     stdout: "piped",
     stderr: "piped",
+    // Without the fix the decoder worker dies and the decode never settles.
+    signal: AbortSignal.timeout(60_000),
   }).output();
   await Deno.remove(path);
   assert.equal(output.code, 0, new TextDecoder().decode(output.stderr));
