@@ -28,7 +28,7 @@ export interface EdgeService {
   intake: ImageIntake;
   /**
    * Settles when the model has loaded or failed to load; never rejects.
-   * `models.state` tells which.
+   * `models.state` records which.
    */
   ready: Promise<void>;
   /** Stops the decoder workers and frees the model. */

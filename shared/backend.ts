@@ -5,7 +5,7 @@
  * `auto` takes WebGPU only when the adapter is a hardware one. A software
  * adapter such as Mesa's llvmpipe runs WebGPU kernels on the CPU, about 30x
  * slower than wasm for a ResNet-18 forward pass (measured on a 2-core x86-64
- * machine, tfjs 4.22, Deno 2.9.6), so `auto` falls back and says why.
+ * machine, tfjs 4.22, Deno 2.9.6), so `auto` falls back and logs the reason.
  *
  * @example
  * ```ts
@@ -42,7 +42,7 @@ export interface BackendChoice {
   reason: string;
 }
 
-/** What Deno's WebGPU reports about its adapter. */
+/** Description of Deno's WebGPU adapter. */
 export interface WebGpuAdapterInfo {
   available: boolean;
   isSoftware: boolean;

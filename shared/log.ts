@@ -1,6 +1,6 @@
 /**
  * Logging setup shared by the trainer, the tools and the edge service. Each
- * module asks for its own logger with {@linkcode getLogger}, for example
+ * module gets its own logger with {@linkcode getLogger}, for example
  * `getLogger(["waste-vision", "train"])`, so lines show where they come from.
  *
  * Built on LogTape, which runs unchanged in Deno, browsers and Deno Deploy.

@@ -4,8 +4,8 @@
  * is killed at any moment resumes from its last complete checkpoint.
  *
  * Every random stream of a run (shuffling, balanced sampling, augmentation)
- * is derived from the seed, the epoch and the position in the epoch, so the
- * position is the random-generator state: resuming at step k of epoch e
+ * is derived from the seed, the epoch and the position in the epoch. So the
+ * position is the random-generator state, and resuming at step k of epoch e
  * draws exactly what an uninterrupted run draws there.
  * @module
  */

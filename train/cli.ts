@@ -45,9 +45,9 @@ function isExpectedError(error: Error): boolean {
 
 /**
  * Returns a signal that aborts on the first Ctrl-C (or SIGTERM), so a run can
- * save its state after the current step; a second Ctrl-C exits at once. While
- * `canCheckpoint()` is false (the run has not started its first step, so
- * there is nothing to save) the first Ctrl-C exits at once too.
+ * save its state after the current step. A second Ctrl-C exits at once. The
+ * first one exits at once too while `canCheckpoint()` is false, because
+ * before the first step there is nothing to save.
  */
 export function interruptSignal(canCheckpoint: () => boolean = () => true): AbortSignal {
   const controller = new AbortController();

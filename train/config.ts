@@ -19,7 +19,7 @@ export const MODEL_NAMES = [
 /** A model name. */
 export type ModelName = typeof MODEL_NAMES[number];
 
-/** How class imbalance is handled. */
+/** Class-imbalance handling modes. */
 export const BALANCE_MODES = ["none", "weights", "sampler"] as const;
 /** A class-imbalance mode. */
 export type BalanceMode = typeof BALANCE_MODES[number];
@@ -294,10 +294,10 @@ export function parseTrainArgs(args: string[]): { config: TrainConfig; explicit:
 }
 
 /**
- * Flags that may differ on `--resume`; every other setting comes from the
+ * Flags that may differ on `--resume`. Every other setting comes from the
  * saved run. A new `--epochs` changes the cosine schedule from the resumed
- * epoch on; set to the number of finished epochs, it exports the best epoch
- * without training further.
+ * epoch on, and when it equals the number of finished epochs the best epoch
+ * is exported without further training.
  */
 const RESUME_OVERRIDES = new Set(["backend", "workers", "checkpointEvery", "epochs"]);
 

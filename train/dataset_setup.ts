@@ -3,7 +3,7 @@
  * the seed, or from list files), decodes every image once in parallel
  * workers, and keeps it in memory at the eval resize size.
  *
- * The cache holds each image with its shorter side at round(imgSize /
+ * The cache stores each image with its shorter side at round(imgSize /
  * resizeRatio), the size eval preprocessing resizes to, so eval sees exactly
  * the pixels that `predict` and the edge service see. Random resized crops
  * are cut from that cached image rather than from the full-size photo.

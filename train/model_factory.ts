@@ -61,7 +61,7 @@ export function parseMobileNetCbam(value: string): MobileNetV2CbamPlacement {
   return { kind: "stages", stages };
 }
 
-/** The architecture a configuration asks for. */
+/** Returns the architecture that a configuration requests. */
 export function architectureOf(config: TrainConfig): ArchitectureSpec {
   if (config.model === "mobilenet_v2") {
     return {

@@ -19,7 +19,7 @@ import { setBatchNormInference, TORCH_BN_EPSILON } from "../shared/model/batch_n
 
 const logger = getLogger(["waste-vision", "train", "pretrained"]);
 
-/** What was taken from the checkpoint and what starts fresh. */
+/** Summary of the weights taken from the checkpoint and of those that start fresh. */
 export interface PretrainedReport {
   path: string;
   /** Classifier keys that were not loaded. */

@@ -20,7 +20,7 @@ export interface Batch {
   features?: { values: Float32Array; shape: number[] }[];
 }
 
-/** What a step or an evaluation pass returns for one batch. */
+/** Result of a step or an evaluation pass on one batch. */
 export interface BatchResult {
   /** Mean loss over the batch (weighted when class weights are given). */
   loss: number;
@@ -98,8 +98,8 @@ export async function trainStep(
 }
 
 /**
- * Turns a WebAssembly trap of the wasm backend into an error that says what
- * to change. tfjs-backend-wasm's heap is limited (4 GiB at most, and its C++
+ * Turns a WebAssembly trap of the wasm backend into an error that names the
+ * setting to change. tfjs-backend-wasm's heap is limited (4 GiB at most, and its C++
  * kernels may fail past 2 GiB); MobileNetV2 training at 224 px with batch 16
  * or at 128 px with batch 32 trapped on a 2-core x86-64 machine.
  */

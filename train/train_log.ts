@@ -83,7 +83,7 @@ export async function writeConfusionPlot(
   await writeTextAtomic(`${out}/confusion_${split}.svg`, svg);
 }
 
-/** Whether epoch `a` beats epoch `b`: higher val accuracy, ties broken by macro F1. */
+/** Returns whether epoch `a` beats epoch `b`: higher val accuracy, ties broken by macro F1. */
 export function isBetter(
   a: EvalMetrics,
   b: { valAccuracy: number; valMacroF1: number } | null,

@@ -19,7 +19,7 @@ import type { Classifier } from "./classifier.ts";
 
 const logger = getLogger(["waste-vision", "edge", "model"]);
 
-/** Where the model is in its life. */
+/** Lifecycle state of the model. */
 export type ModelState = "idle" | "loading" | "ready" | "failed";
 
 /** Holds the classifier once it is loaded. */

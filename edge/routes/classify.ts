@@ -36,7 +36,7 @@ export interface ClassifyResponse {
   request_id: string;
 }
 
-/** What the classify route needs. */
+/** Dependencies of the classify route. */
 export interface ClassifyRouteOptions {
   models: ModelSlot;
   intake: ImageIntake;

@@ -25,7 +25,7 @@ type CallFunction = (inputs: tf.Tensor | tf.Tensor[], kwargs: Kwargs) => tf.Tens
 
 const inferenceOnly = new WeakSet<tf.layers.Layer>();
 
-/** Whether `layer` is a BatchNormalization layer. */
+/** Returns whether `layer` is a BatchNormalization layer. */
 export function isBatchNorm(layer: tf.layers.Layer): boolean {
   return layer.getClassName() === "BatchNormalization";
 }
@@ -39,7 +39,7 @@ export function setBatchNormInference(layer: tf.layers.Layer, enabled: boolean):
   else inferenceOnly.delete(layer);
 }
 
-/** Whether `layer` currently ignores `training: true`. */
+/** Returns whether `layer` currently ignores `training: true`. */
 export function isBatchNormInference(layer: tf.layers.Layer): boolean {
   return inferenceOnly.has(layer) || !layer.trainable;
 }

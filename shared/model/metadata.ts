@@ -78,12 +78,12 @@ export interface TrainingSummary {
 /**
  * Confidence calibration fitted on val at export: logits are divided by
  * `temperature` before the softmax, and a calibrated top score under
- * `uncertainThreshold` marks the answer as uncertain.
+ * `uncertainThreshold` marks the prediction as uncertain.
  */
 export interface CalibrationSpec {
   temperature: number;
   uncertainThreshold: number;
-  /** How the threshold was chosen, in words. */
+  /** Description of how the threshold was chosen. */
   method: string;
   /** Share of val photos under the threshold, and val accuracy on the others. */
   valFlaggedShare: number;

@@ -3,11 +3,11 @@
  * tfjs layers in torchvision's geometry so that a torchvision state_dict maps
  * onto it by layer name.
  *
- * Geometry matches torchvision 0.14+ (ResNet v1.5): the stride of a
- * Bottleneck sits on its 3x3 convolution; stride-2 convolutions and the stem
+ * Geometry matches torchvision 0.14+ (ResNet v1.5), where the stride of a
+ * Bottleneck is on its 3x3 convolution. Stride-2 convolutions and the stem
  * max-pool get explicit symmetric zero padding, because TF's "same" padding
  * pads asymmetrically at stride 2 and computes different numbers than
- * PyTorch. The max-pool pads with zeros where PyTorch pads with -inf; both
+ * PyTorch. The max-pool pads with zeros where PyTorch pads with -inf. Both
  * give the same result because its input comes out of a ReLU and is >= 0.
  *
  * @example
@@ -25,7 +25,7 @@ import { channelAttention, spatialAttention } from "./cbam.ts";
 /** Supported ResNet depths. */
 export type ResNetDepth = 18 | 34 | 50 | 101 | 152;
 
-/** Where CBAM modules go. */
+/** Placement of the CBAM modules. */
 export type CbamPlacement =
   | { kind: "none" }
   /** After the last block of each listed stage (1 to 4): `layerN.cbam`. */
