@@ -5,7 +5,8 @@
  * - evaluation: `Resize(round(imgSize / resizeRatio))`, `CenterCrop(imgSize)`,
  *   `ToTensor()`, `Normalize(mean, std)`;
  * - training: `RandomResizedCrop(imgSize)`, `RandomHorizontalFlip()`,
- *   `ToTensor()`, `Normalize(mean, std)`.
+ *   optionally `ColorJitter` and a random Gaussian blur, `ToTensor()`,
+ *   `Normalize(mean, std)`.
  *
  * Resizing is Pillow's antialiased bilinear filter (`shared/image/resample.ts`),
  * which `scripts/preprocess_parity.py` checks against torchvision. Outputs are
@@ -22,6 +23,8 @@
  * ```
  * @module
  */
+import { colorJitter } from "./image/color_jitter.ts";
+import { randomBlur } from "./image/gaussian_blur.ts";
 import { sampleCropBox, type UniformSource } from "./image/random_resized_crop.ts";
 import { resample, resampleBox } from "./image/resample.ts";
 import type { RgbImage } from "./image/types.ts";
@@ -66,6 +69,16 @@ export interface AugmentOptions {
   ratio?: [number, number];
   /** Probability of a horizontal flip. Default: 0.5. */
   hflip?: number;
+  /**
+   * Strength of random brightness, contrast and saturation changes, as
+   * torchvision's `ColorJitter(s, s, s)`. Default: 0 (off).
+   */
+  colorJitter?: number;
+  /**
+   * Probability of a Gaussian blur with a random sigma from 0.1 to 2 pixels.
+   * Default: 0 (off).
+   */
+  blur?: number;
 }
 
 /**
@@ -145,9 +158,11 @@ export function preprocessForEval(image: RgbImage, config: PreprocessConfig): Fl
 /**
  * Prepares an image for training: a random crop box (torchvision's
  * `RandomResizedCrop` sampling) resized to `imgSize` x `imgSize`, a
- * horizontal flip with probability `hflip`, then normalization. The same
- * generator state gives the same output. Draws from `rng` in this order: two
- * per crop attempt, two for the accepted box's position, one for the flip.
+ * horizontal flip with probability `hflip`, optional color jitter and blur,
+ * then normalization. The same generator state gives the same output. Draws
+ * from `rng` in this order: two per crop attempt, two for the accepted box's
+ * position, one for the flip, then five for color jitter and one or two for
+ * the blur when those are on (so turning them off keeps earlier draws).
  */
 export function augmentForTrain(
   image: RgbImage,
@@ -167,8 +182,10 @@ export function augmentForTrain(
   }
 
   const box = sampleCropBox(image.width, image.height, rng, { scale, ratio });
-  const crop = resample(image, box, config.imgSize, config.imgSize);
+  let crop = resample(image, box, config.imgSize, config.imgSize);
   const flip = rng.next() < hflip;
+  if (options.colorJitter) crop = colorJitter(crop, rng, options.colorJitter);
+  if (options.blur) crop = randomBlur(crop, rng, options.blur);
   return normalize(crop, config, flip);
 }
 

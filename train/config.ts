@@ -40,6 +40,10 @@ export interface TrainConfig {
   valFraction: number;
   imgSize: number;
   augment: boolean;
+  /** Color jitter strength (0: off); see `AugmentOptions.colorJitter`. */
+  colorJitter: number;
+  /** Probability of a random Gaussian blur (0: off). */
+  blur: number;
   balance: BalanceMode;
   workers: number;
   epochs: number;
@@ -185,6 +189,18 @@ export function trainCommand(): Command {
       224,
     )
     .option("--no-augment", "turn off random resized crop and horizontal flip")
+    .option(
+      "--color-jitter <s>",
+      "random brightness, contrast and saturation factors in [1-s, 1+s] (0: off)",
+      numberIn("--color-jitter", 0, 1),
+      0,
+    )
+    .option(
+      "--blur <p>",
+      "probability of a random Gaussian blur, sigma 0.1 to 2 px, which hides sharpness differences between classes (0: off)",
+      numberIn("--blur", 0, 1),
+      0,
+    )
     .addOption(
       new Option(
         "--balance <mode>",
@@ -260,6 +276,12 @@ export function parseTrainArgs(args: string[]): { config: TrainConfig; explicit:
   const explicit = new Set(
     Object.keys(options).filter((key) => command.getOptionValueSource(key) === "cli"),
   );
+  if (!options.augment && (options.colorJitter > 0 || options.blur > 0)) {
+    command.error(
+      "error: --color-jitter and --blur are augmentations; they cannot be used with --no-augment",
+      { exitCode: 2 },
+    );
+  }
   const config: TrainConfig = {
     model: options.model,
     cbam: options.cbam,
@@ -274,6 +296,8 @@ export function parseTrainArgs(args: string[]): { config: TrainConfig; explicit:
     valFraction: options.valFraction,
     imgSize: options.imgSize,
     augment: options.augment,
+    colorJitter: options.colorJitter,
+    blur: options.blur,
     balance: options.balance,
     workers: options.workers,
     epochs: options.epochs,
@@ -301,6 +325,9 @@ export function parseTrainArgs(args: string[]): { config: TrainConfig; explicit:
  */
 const RESUME_OVERRIDES = new Set(["backend", "workers", "checkpointEvery", "epochs"]);
 
+/** Values for settings that a run saved before they existed did not record. */
+const SAVED_CONFIG_DEFAULTS: Partial<TrainConfig> = { colorJitter: 0, blur: 0 };
+
 /**
  * Replaces `config` with the one saved in `<out>/config.json` for `--resume`,
  * keeping only `--backend`, `--workers`, `--checkpoint-every` and `--epochs`
@@ -323,7 +350,13 @@ export async function resumeConfig(
     );
   }
   const { command, ...savedConfig } = saved;
-  const merged: TrainConfig = { ...savedConfig, resume: true, out: config.out };
+  // Runs saved before an option existed resume with its "off" value.
+  const merged: TrainConfig = {
+    ...SAVED_CONFIG_DEFAULTS,
+    ...savedConfig,
+    resume: true,
+    out: config.out,
+  };
   for (const key of RESUME_OVERRIDES) {
     if (explicit.has(key)) {
       (merged as unknown as Record<string, unknown>)[key] =

@@ -6,12 +6,18 @@
  */
 import type * as tf from "@tensorflow/tfjs";
 import { deriveSeed, Rng } from "../shared/random.ts";
-import { augmentForTrain, type PreprocessConfig, preprocessForEval } from "../shared/preprocess.ts";
+import {
+  augmentForTrain,
+  type AugmentOptions,
+  type PreprocessConfig,
+  preprocessForEval,
+} from "../shared/preprocess.ts";
 import { BatchPrefetcher, type DecodedSample } from "./data/loader.ts";
 import type { NamedVariable, TorchOptimizer } from "./optim.ts";
 import { type Batch, evalBatch, trainStep } from "./step.ts";
 import type { Progress } from "./progress.ts";
 import type { FeatureCache } from "./feature_cache.ts";
+import type { PrefixRunner } from "./prefix_runner.ts";
 
 /** Running figures of a training epoch, also saved in mid-epoch checkpoints. */
 export interface EpochTally {
@@ -82,6 +88,8 @@ export interface TrainEpochArgs extends PassSettings {
   epoch: number;
   seed: number;
   augment: boolean;
+  /** Extra augmentation (color jitter, blur) when `augment` is on. */
+  augmentOptions?: AugmentOptions;
   balanced: boolean;
   learningRate: number;
   classWeights?: tf.Tensor1D;
@@ -96,6 +104,11 @@ export interface TrainEpochArgs extends PassSettings {
   onStep?: (epoch: number, stepInEpoch: number) => void;
   /** Cached frozen-prefix activations of `data`; when given, its suffix model trains on them. */
   featureCache?: FeatureCache;
+  /**
+   * Runs the frozen prefix outside the gradient tape for each batch when
+   * there is no `featureCache`; its suffix model trains on the result.
+   */
+  prefixRunner?: PrefixRunner;
 }
 
 /**
@@ -120,7 +133,7 @@ export async function runTrainEpoch(
       const item = data[order[position]];
       const rng = new Rng(deriveSeed(args.seed, args.epoch, AUGMENT_STREAM, position));
       const pixels = args.augment
-        ? augmentForTrain(item.image, rng, preprocess)
+        ? augmentForTrain(item.image, rng, preprocess, args.augmentOptions)
         : preprocessForEval(item.image, preprocess);
       batch.x.set(pixels, i * size);
       batch.y[i] = item.sample.label;
@@ -130,8 +143,12 @@ export async function runTrainEpoch(
   const batches = new BatchPrefetcher<Batch>(positions, { batchSize, makeBatch });
   let step = args.startStep;
   for await (const batch of batches) {
-    const result = await trainStep(args.featureCache?.model ?? args.model, {
-      batch,
+    const input = args.prefixRunner && !args.featureCache
+      ? await args.prefixRunner.run(batch)
+      : batch;
+    const trained = args.featureCache?.model ?? args.prefixRunner?.model ?? args.model;
+    const result = await trainStep(trained, {
+      batch: input,
       variables: args.variables,
       optimizer: args.optimizer,
     }, {

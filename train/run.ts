@@ -35,6 +35,7 @@ import {
 } from "./checkpoint.ts";
 import { isBetter, type TrainLog, writeLog } from "./train_log.ts";
 import { createFeatureCache } from "./feature_cache.ts";
+import { createPrefixRunner } from "./prefix_runner.ts";
 import { prepareRun, writeRunFiles } from "./run_setup.ts";
 import { exportBestEpoch } from "./run_export.ts";
 
@@ -193,6 +194,9 @@ export async function runTraining(config: TrainConfig, options: RunOptions): Pro
       batchSize: config.batchSize,
     })
     : undefined;
+  const prefixRunner = featureCache || position.epoch >= config.epochs
+    ? undefined
+    : createPrefixRunner(model);
   const started = performance.now();
   const elapsed = () => position.elapsedSeconds + (performance.now() - started) / 1000;
   const saveLast = async (at: TrainerPosition) =>
@@ -220,6 +224,7 @@ export async function runTraining(config: TrainConfig, options: RunOptions): Pro
       epoch,
       seed: config.seed,
       augment: config.augment,
+      augmentOptions: { colorJitter: config.colorJitter ?? 0, blur: config.blur ?? 0 },
       balanced: config.balance === "sampler",
       learningRate,
       classWeights,
@@ -234,6 +239,7 @@ export async function runTraining(config: TrainConfig, options: RunOptions): Pro
       shouldStop: () => options.signal?.aborted === true,
       onStep: options.onStep,
       featureCache,
+      prefixRunner,
     });
     progress.stop();
     if (stopped) {

@@ -139,6 +139,18 @@ Deno.test("augmentForTrain is deterministic for a seed", () => {
   assert.deepEqual(resumed, augmentForTrain(image, rng, CONFIG));
 });
 
+Deno.test("augmentForTrain adds color jitter and blur after the crop draws", () => {
+  const image = testImage(96, 64);
+  const plain = augmentForTrain(image, new Rng(5), CONFIG);
+  const off = augmentForTrain(image, new Rng(5), CONFIG, { colorJitter: 0, blur: 0 });
+  assert.deepEqual(off, plain, "0 turns both off without extra draws");
+
+  const options = { colorJitter: 0.4, blur: 1 };
+  const jittered = augmentForTrain(image, new Rng(5), CONFIG, options);
+  assert.notDeepEqual(jittered, plain);
+  assert.deepEqual(augmentForTrain(image, new Rng(5), CONFIG, options), jittered);
+});
+
 Deno.test("augmentForTrain flip mirrors the same crop", () => {
   const image = testImage(96, 64);
   for (const seed of [1, 2, 3]) {

@@ -11,6 +11,7 @@ import {
 import { Rng } from "../../shared/random.ts";
 import type { DecodedSample } from "../../train/data/loader.ts";
 import { createFeatureCache, planFrozenPrefix } from "../../train/feature_cache.ts";
+import { createPrefixRunner } from "../../train/prefix_runner.ts";
 import { applyFreezePolicy, type FreezePolicy, trainableVariables } from "../../train/freeze.ts";
 import { TorchOptimizer } from "../../train/optim.ts";
 import { type Batch, trainStep } from "../../train/step.ts";
@@ -128,8 +129,12 @@ const EQUALITY_CASES: { label: string; cbam: CbamPlacement; policy: FreezePolicy
   { label: "trainable from layer3", cbam: STAGES, policy: { trainableFrom: "layer3" } },
 ];
 
-/** Trains a fresh seeded model for three SGD steps, with or without the cache. */
-async function trainThreeSteps(c: (typeof EQUALITY_CASES)[number], cached: boolean) {
+/** How the frozen prefix runs: in the tape, from the cache, or per batch outside the tape. */
+type PrefixMode = "tape" | "cache" | "runner";
+
+/** Trains a fresh seeded model for three SGD steps with the frozen prefix run as `mode` says. */
+async function trainThreeSteps(c: (typeof EQUALITY_CASES)[number], mode: PrefixMode) {
+  const cached = mode === "cache";
   const data = samples(8);
   const order = [[3, 0, 5, 6], [1, 7, 2, 4], [6, 1, 0, 3]];
   const built = model(c.cbam, c.policy);
@@ -145,12 +150,18 @@ async function trainThreeSteps(c: (typeof EQUALITY_CASES)[number], cached: boole
     })
     : undefined;
   assert.equal(cache !== undefined, cached, "cache created");
+  const runner = mode === "runner" ? createPrefixRunner(built) : undefined;
+  assert.equal(runner !== undefined, mode === "runner", "runner created");
   const losses: number[] = [];
   for (const indices of order) {
+    const pixels = pixelBatch(data, indices);
     const batch = cache
       ? cache.batch(indices, Int32Array.from(indices, (i) => data[i].sample.label))
-      : pixelBatch(data, indices);
-    const result = await trainStep(cache?.model ?? built, { batch, variables, optimizer }, {
+      : runner
+      ? await runner.run(pixels)
+      : pixels;
+    const trained = cache?.model ?? runner?.model ?? built;
+    const result = await trainStep(trained, { batch, variables, optimizer }, {
       learningRate: 0.05,
     });
     losses.push(result.loss);
@@ -167,24 +178,36 @@ async function trainThreeSteps(c: (typeof EQUALITY_CASES)[number], cached: boole
   return { losses, weights, logits };
 }
 
-Deno.test("cached training equals uncached training", async (t) => {
-  await useBackend("cpu");
-  for (const c of EQUALITY_CASES) {
-    await t.step(c.label, async () => {
-      const uncached = await trainThreeSteps(c, false);
-      const cached = await trainThreeSteps(c, true);
-      uncached.losses.forEach((loss, i) =>
-        assert.ok(Math.abs(loss - cached.losses[i]) < 1e-5, `loss ${i}`)
-      );
-      assert.notDeepEqual(uncached.losses[0], uncached.losses[2], "training changed the loss");
-      uncached.weights.forEach((expected, i) => {
-        const difference = maxDifference(expected, cached.weights[i]);
-        assert.ok(difference < 1e-5, `variable ${i}: max difference ${difference}`);
+for (const mode of ["cache", "runner"] as const) {
+  Deno.test(`training with the frozen prefix from the ${mode} equals training it in the tape`, async (t) => {
+    await useBackend("cpu");
+    for (const c of EQUALITY_CASES) {
+      await t.step(c.label, async () => {
+        await checkSameTraining(c, mode);
       });
-      const logitDifference = maxDifference(uncached.logits, cached.logits);
-      assert.ok(logitDifference < 1e-4, `full-model logits differ by ${logitDifference}`);
-    });
-  }
+    }
+  });
+}
+
+/** Checks that training with the prefix run as `mode` gives the tape's losses, weights and logits. */
+async function checkSameTraining(c: (typeof EQUALITY_CASES)[number], mode: PrefixMode) {
+  const tape = await trainThreeSteps(c, "tape");
+  const other = await trainThreeSteps(c, mode);
+  tape.losses.forEach((loss, i) => assert.ok(Math.abs(loss - other.losses[i]) < 1e-5, `loss ${i}`));
+  assert.notDeepEqual(tape.losses[0], tape.losses[2], "training changed the loss");
+  tape.weights.forEach((expected, i) => {
+    const difference = maxDifference(expected, other.weights[i]);
+    assert.ok(difference < 1e-5, `variable ${i}: max difference ${difference}`);
+  });
+  const logitDifference = maxDifference(tape.logits, other.logits);
+  assert.ok(logitDifference < 1e-4, `full-model logits differ by ${logitDifference}`);
+}
+
+Deno.test("createPrefixRunner returns nothing when no layer is frozen", async () => {
+  await useBackend("cpu");
+  const built = model(STAGES, {});
+  assert.equal(createPrefixRunner(built), undefined);
+  built.dispose();
 });
 
 Deno.test("createFeatureCache skips augmentation and oversized caches", async () => {

@@ -6,7 +6,7 @@ import { loadCheckpoint } from "../../train/checkpoint.ts";
 
 const FIXTURES = new URL("../fixtures/trashnet-mini", import.meta.url).pathname;
 
-function configFor(out: string, extra: string[] = []): TrainConfig {
+function baseConfigFor(out: string, extra: string[] = []): TrainConfig {
   return parseTrainArgs([
     "--data",
     FIXTURES,
@@ -30,6 +30,8 @@ function configFor(out: string, extra: string[] = []): TrainConfig {
   ]).config;
 }
 
+const configFor = baseConfigFor;
+
 async function lastWeights(out: string): Promise<Float32Array[]> {
   const checkpoint = await loadCheckpoint(`${out}/checkpoints/last`);
   const arrays: Float32Array[] = [];
@@ -42,7 +44,22 @@ async function lastWeights(out: string): Promise<Float32Array[]> {
   return arrays;
 }
 
-Deno.test("training interrupted mid-epoch and resumed equals an uninterrupted run on cpu", async () => {
+const RESUME_CASES: { label: string; args: string[] }[] = [
+  { label: "default settings", args: [] },
+  {
+    label: "frozen prefix outside the tape, color jitter and blur",
+    args: ["--trainable-from", "layer3", "--color-jitter", "0.3", "--blur", "0.5"],
+  },
+];
+
+for (const { label, args } of RESUME_CASES) {
+  Deno.test(`training interrupted mid-epoch and resumed equals an uninterrupted run on cpu: ${label}`, async () => {
+    await checkResumeEqualsWhole(args);
+  });
+}
+
+async function checkResumeEqualsWhole(args: string[]): Promise<void> {
+  const configFor = (out: string) => baseConfigFor(out, args);
   const root = await Deno.makeTempDir({ prefix: "run_test_" });
   const whole = await runTraining(configFor(`${root}/whole`), { command: "test" });
   assert.equal(whole.status, "finished");
@@ -72,7 +89,7 @@ Deno.test("training interrupted mid-epoch and resumed equals an uninterrupted ru
     whole.log.epochs.map((e) => e.val.accuracy),
   );
   await Deno.remove(root, { recursive: true });
-});
+}
 
 Deno.test("training writes a log with every required field", async () => {
   const root = await Deno.makeTempDir({ prefix: "run_test_" });
