@@ -24,6 +24,8 @@ import { runEval } from "./epoch.ts";
 import { writeJsonAtomic } from "./files.ts";
 import { writeConfusionPlot } from "./train_log.ts";
 import { runCli } from "./cli.ts";
+import { keptAt, topScores } from "./calibration.ts";
+import type { CalibrationSpec } from "../shared/model/metadata.ts";
 
 const logger = getLogger(["waste-vision", "evaluate"]);
 const SUBSETS = ["train", "val", "test", "all"] as const;
@@ -67,17 +69,43 @@ function evaluateCommand(): Command {
     .exitOverride();
 }
 
-function checkClasses(modelClasses: string[], dataClasses: string[]): void {
-  const same = modelClasses.length === dataClasses.length &&
-    modelClasses.every((n, i) => n === dataClasses[i]);
-  if (!same) {
+/**
+ * Maps the data's class indices to the model's. The data may hold a subset
+ * of the model's classes (photos from another source often lack some), but
+ * no class the model does not know.
+ */
+export function labelsForModel(modelClasses: string[], dataClasses: string[]): number[] {
+  const unknown = dataClasses.filter((name) => !modelClasses.includes(name));
+  if (unknown.length > 0) {
     throw new Error(
-      `The data's classes (${dataClasses.join(", ")}) differ from the model's (${
-        modelClasses.join(", ")
-      }). ` +
-        "Evaluate on an ImageFolder with the same class folders.",
+      `The data has class folders the model does not know: ${unknown.join(", ")}. ` +
+        `The model's classes are ${modelClasses.join(", ")}; rename or remove the other folders.`,
     );
   }
+  if (dataClasses.length < modelClasses.length) {
+    logger.info("Evaluating on {n} of the model's {m} classes: {names}", {
+      n: dataClasses.length,
+      m: modelClasses.length,
+      names: dataClasses.join(", "),
+    });
+  }
+  return dataClasses.map((name) => modelClasses.indexOf(name));
+}
+
+/** Share of photos flagged uncertain under the model's calibration, and accuracy on the rest. */
+function uncertainSummary(
+  logits: Float32Array,
+  labels: number[],
+  calibration: CalibrationSpec,
+) {
+  const scores = topScores(logits, labels, calibration.temperature);
+  const { keptShare, accuracyKept } = keptAt(scores, calibration.uncertainThreshold);
+  return {
+    temperature: calibration.temperature,
+    uncertainThreshold: calibration.uncertainThreshold,
+    flaggedShare: 1 - keptShare,
+    accuracyKept,
+  };
 }
 
 async function selectSamples(
@@ -102,8 +130,10 @@ async function main(): Promise<number> {
   const options = command.opts();
   const backend = await useBackend(options.backend as BackendName);
   const { model, metadata } = await loadModelDir(options.model);
-  const { classNames, samples } = await selectSamples(options);
-  checkClasses(metadata.classNames, classNames);
+  const selected = await selectSamples(options);
+  const toModel = labelsForModel(metadata.classNames, selected.classNames);
+  const classNames = metadata.classNames;
+  const samples = selected.samples.map((sample) => ({ ...sample, label: toModel[sample.label] }));
   const { input } = metadata;
   const pool = new DecoderPool({ size: options.workers });
   let decodedResult;
@@ -135,6 +165,9 @@ async function main(): Promise<number> {
     numClasses: classNames.length,
   });
   const metrics = metricsFromConfusion(tally.confusion, classNames, tally.lossSum / tally.seen);
+  const uncertain = metadata.calibration
+    ? uncertainSummary(tally.logits, decoded.map((d) => d.sample.label), metadata.calibration)
+    : null;
   await Deno.mkdir(options.out, { recursive: true });
   await writeJsonAtomic(`${options.out}/metrics.json`, {
     model: { dir: options.model, modelId: metadata.modelId, modelVersion: metadata.modelVersion },
@@ -147,6 +180,7 @@ async function main(): Promise<number> {
     backend: backend.backend,
     skippedFiles: skipped,
     metrics,
+    uncertain,
   });
   await writeConfusionPlot(
     options.out,
@@ -161,6 +195,13 @@ async function main(): Promise<number> {
     }%`,
   );
   console.log(formatMetricsTable(metrics));
+  if (uncertain) {
+    console.log(
+      `uncertain (calibrated top score under ${uncertain.uncertainThreshold.toFixed(3)}): ${
+        (uncertain.flaggedShare * 100).toFixed(1)
+      }% of images flagged; accuracy on the rest ${(uncertain.accuracyKept * 100).toFixed(2)}%`,
+    );
+  }
   model.dispose();
   return 0;
 }

@@ -4,7 +4,9 @@
  *
  * Every ratio whose denominator is 0 is reported as 0, never NaN, so that a
  * class that is never predicted has precision 0 and still counts in the macro
- * mean, as scikit-learn does with `zero_division=0`.
+ * mean, as scikit-learn does with `zero_division=0`. A class that is neither
+ * a label nor a prediction (when evaluating on a few classes only) is left
+ * out of the macro means, as scikit-learn leaves out labels it never sees.
  *
  * @example
  * ```ts
@@ -121,12 +123,15 @@ export function metricsFromConfusion(
     correct += truePositives;
   }
 
-  const all = Object.values(perClass);
+  // As scikit-learn, the macro means cover the classes that are labels or predictions.
+  const present = Object.values(perClass).filter((_, k) =>
+    sum(matrix[k]) > 0 || sum(matrix.map((row) => row[k])) > 0
+  );
   const macro = {
-    precision: sum(all.map((m) => m.precision)) / n,
-    recall: sum(all.map((m) => m.recall)) / n,
-    specificity: sum(all.map((m) => m.specificity)) / n,
-    f1: sum(all.map((m) => m.f1)) / n,
+    precision: sum(present.map((m) => m.precision)) / present.length,
+    recall: sum(present.map((m) => m.recall)) / present.length,
+    specificity: sum(present.map((m) => m.specificity)) / present.length,
+    f1: sum(present.map((m) => m.f1)) / present.length,
   };
   const copy = matrix.map((row) => [...row]);
   return { loss, accuracy: correct / total, perClass, macro, confusionMatrix: copy };

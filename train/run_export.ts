@@ -62,12 +62,20 @@ function calibrationFor(logits: Float32Array, labels: number[]): Calibration | s
   return fitted;
 }
 
+function thresholdRule(fitted: Calibration): string {
+  const target = `${(fitted.targetAccuracy * 100).toFixed(0)}%`;
+  if (fitted.targetReached) {
+    return `the lowest calibrated top score at which the val answers kept reach ${target} accuracy`;
+  }
+  return `no threshold reached ${target} accuracy on val, so the one with the best accuracy ` +
+    "that still keeps half of the val answers";
+}
+
 function calibrationSpec(fitted: Calibration): CalibrationSpec {
   return {
     temperature: fitted.temperature,
     uncertainThreshold: fitted.uncertainThreshold,
-    method: "temperature scaling fitted on val by NLL; threshold maximizes Youden's J " +
-      "(share of right val answers kept minus share of wrong ones kept)",
+    method: "temperature scaling fitted on val by NLL; threshold: " + thresholdRule(fitted),
     valFlaggedShare: fitted.valFlaggedShare,
     valAccuracyKept: fitted.valAccuracyKept,
   };

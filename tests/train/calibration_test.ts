@@ -3,6 +3,7 @@ import {
   calibrate,
   chooseUncertainThreshold,
   fitTemperature,
+  keptAt,
   meanNll,
 } from "../../train/calibration.ts";
 import { Rng } from "../../shared/random.ts";
@@ -33,7 +34,7 @@ Deno.test("fitTemperature lowers the NLL of an overconfident model", () => {
   }
 });
 
-Deno.test("chooseUncertainThreshold separates right from wrong", () => {
+Deno.test("chooseUncertainThreshold reaches the target accuracy", async (t) => {
   const scores = [
     { score: 0.95, right: true },
     { score: 0.9, right: true },
@@ -42,8 +43,36 @@ Deno.test("chooseUncertainThreshold separates right from wrong", () => {
     { score: 0.5, right: false },
     { score: 0.85, right: false },
   ];
-  assert.equal(chooseUncertainThreshold(scores), 0.8);
-  assert.equal(chooseUncertainThreshold(scores.filter((s) => s.right)), 0);
+  await t.step("default 97%: keeps only the two top answers", () => {
+    assert.equal(chooseUncertainThreshold(scores), 0.9);
+  });
+  await t.step("70%: the lowest score with 3 of 4 kept answers right", () => {
+    assert.equal(chooseUncertainThreshold(scores, 0.7), 0.8);
+  });
+  await t.step("all answers right: nothing flagged", () => {
+    assert.equal(chooseUncertainThreshold(scores.filter((s) => s.right)), 0);
+  });
+  await t.step("target out of reach: best accuracy keeping half", () => {
+    const confidentMistake = [
+      { score: 0.99, right: false },
+      { score: 0.9, right: true },
+      { score: 0.8, right: true },
+      { score: 0.7, right: false },
+    ];
+    assert.equal(chooseUncertainThreshold(confidentMistake), 0.8);
+  });
+});
+
+Deno.test("keptAt counts the kept share and their accuracy", () => {
+  const scores = [
+    { score: 0.9, right: true },
+    { score: 0.7, right: false },
+    { score: 0.4, right: true },
+    { score: 0.3, right: false },
+  ];
+  assert.deepEqual(keptAt(scores, 0.5), { keptShare: 0.5, accuracyKept: 0.5 });
+  assert.deepEqual(keptAt(scores, 0.95), { keptShare: 0, accuracyKept: 0 });
+  assert.deepEqual(keptAt([], 0.5), { keptShare: 0, accuracyKept: 0 });
 });
 
 Deno.test("calibrate reports the flagged share and kept accuracy", () => {
@@ -53,4 +82,6 @@ Deno.test("calibrate reports the flagged share and kept accuracy", () => {
   assert.ok(result.valFlaggedShare > 0);
   assert.ok(result.valFlaggedShare < 1);
   assert.ok(result.valAccuracyKept > 0.8, `kept accuracy ${result.valAccuracyKept}`);
+  assert.equal(result.targetAccuracy, 0.97);
+  assert.equal(result.targetReached, result.valAccuracyKept >= 0.97);
 });

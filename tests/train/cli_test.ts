@@ -74,6 +74,28 @@ Deno.test("train, then predict and evaluate in fresh processes", async () => {
   const metrics = JSON.parse(await Deno.readTextFile(`${root}/eval/metrics.json`));
   assert.equal(metrics.data.images, 24);
   assert.ok((await Deno.stat(`${root}/eval/confusion_all.svg`)).isFile);
+
+  // Photos of only some classes, as a set from another source may be.
+  for (const name of ["glass", "metal"]) {
+    await Deno.mkdir(`${root}/few/${name}`, { recursive: true });
+    for (const entry of Deno.readDirSync(`${FIXTURES}/${name}`)) {
+      await Deno.copyFile(`${FIXTURES}/${name}/${entry.name}`, `${root}/few/${name}/${entry.name}`);
+    }
+  }
+  const few = await runTool("evaluate", [
+    "--model",
+    `${root}/run/model`,
+    "--data",
+    `${root}/few`,
+    "--out",
+    `${root}/eval-few`,
+  ]);
+  assert.equal(few.code, 0, few.stderr);
+  const fewMetrics = JSON.parse(await Deno.readTextFile(`${root}/eval-few/metrics.json`));
+  assert.equal(fewMetrics.data.images, 8);
+  assert.equal(fewMetrics.metrics.confusionMatrix.length, 6, "rows for all model classes");
+  assert.equal(fewMetrics.metrics.perClass.glass.support, 4);
+  assert.equal(fewMetrics.metrics.perClass.cardboard.support, 0);
   await Deno.remove(root, { recursive: true });
 });
 

@@ -103,6 +103,18 @@ Deno.test("metricsFromConfusion matches hand computation", async (t) => {
     assertClose(metrics.macro.f1, (3 / 4 + glassF1 + 0 + 0) / 4, "macro f1");
   });
 
+  await t.step("macro means skip a class never seen nor predicted", () => {
+    // cardboard: TP 2, FN 1 (predicted glass); glass: TP 1, FP 1; metal and trash unused.
+    const few = metricsFromConfusion(
+      [[2, 1, 0, 0], [0, 1, 0, 0], [0, 0, 0, 0], [0, 0, 0, 0]],
+      ["cardboard", "glass", "metal", "trash"],
+      0,
+    );
+    assertClose(few.macro.recall, (2 / 3 + 1) / 2, "macro recall");
+    assertClose(few.macro.precision, (1 + 1 / 2) / 2, "macro precision");
+    assert.equal(few.perClass.metal.support, 0);
+  });
+
   await t.step("every value finite", () => {
     const values = [
       ...Object.values(metrics.perClass).flatMap((m) => Object.values(m)),
