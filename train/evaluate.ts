@@ -93,7 +93,7 @@ export function labelsForModel(modelClasses: string[], dataClasses: string[]): n
 }
 
 /** Share of photos flagged uncertain under the model's calibration, and accuracy on the rest. */
-function uncertainSummary(
+export function uncertainSummary(
   logits: Float32Array,
   labels: number[],
   calibration: CalibrationSpec,
@@ -108,8 +108,9 @@ function uncertainSummary(
   };
 }
 
-async function selectSamples(
-  options: Record<string, string>,
+/** Returns the class names and the samples that `--data`, `--split` and `--subset` select. */
+export async function selectSamples(
+  options: { data: string; split?: string; subset: string },
 ): Promise<{ classNames: string[]; samples: Sample[] }> {
   const dataset = await scanImageFolder(options.data);
   if (options.subset === "all") return { classNames: dataset.classNames, samples: dataset.samples };
@@ -130,7 +131,7 @@ async function main(): Promise<number> {
   const options = command.opts();
   const backend = await useBackend(options.backend as BackendName);
   const { model, metadata } = await loadModelDir(options.model);
-  const selected = await selectSamples(options);
+  const selected = await selectSamples(options as { data: string; split?: string; subset: string });
   const toModel = labelsForModel(metadata.classNames, selected.classNames);
   const classNames = metadata.classNames;
   const samples = selected.samples.map((sample) => ({ ...sample, label: toModel[sample.label] }));
