@@ -1,10 +1,11 @@
 /**
  * Measures how an exported model copes with photos unlike its training
- * data: it evaluates one set of photos unchanged and under each change of
- * `train/shifts.ts` (dim and warm light, soft focus, a turned camera, a busy
- * background), and reports accuracy, macro F1, the share flagged uncertain,
- * accuracy on the rest, and how often other materials are called `trash`
- * (a softer photo is a shortcut to `trash` in TrashNet).
+ * data. It evaluates one set of photos unchanged and under each change of
+ * `train/shifts.ts`: dim and warm light, soft focus, a turned camera, a busy
+ * background. For each, it reports accuracy, macro F1, the share flagged
+ * uncertain and the accuracy on the rest. It also reports how often other
+ * materials are called `trash`, because a softer photo is a shortcut to
+ * `trash` in TrashNet.
  *
  * @example
  * ```sh

@@ -1,8 +1,8 @@
 /**
- * Deterministic image changes that imitate photos from another source, for
- * measuring how a model trained on TrashNet (one object on a white board,
- * even light) copes: dim or warm light, a softer lens, a turned camera, and
- * a busy background in place of the white board.
+ * Deterministic image changes that imitate photos from another source. They
+ * measure how a model trained on TrashNet (one object on a white board, even
+ * light) copes with dim or warm light, a softer lens, a turned camera, and a
+ * busy background in place of the white board.
  *
  * NOTE: these are stand-ins, not real photos from another source. The
  * background swap replaces bright, gray pixels, so it also eats white parts
@@ -21,7 +21,7 @@ import { gaussianBlur } from "../shared/image/gaussian_blur.ts";
 import type { RgbImage } from "../shared/image/types.ts";
 import { centerCrop, resizeShorterSide } from "../shared/preprocess.ts";
 
-/** What a shift may use besides the image. */
+/** Inputs a shift may use besides the image. */
 export interface ShiftContext {
   /** A real-world photo for the background swap. */
   background: RgbImage;
@@ -57,7 +57,7 @@ export function rotateClockwise(image: RgbImage): RgbImage {
   return { width: height, height: width, data };
 }
 
-/** Whether a pixel looks like the white board: bright and nearly gray. */
+/** Tells whether a pixel looks like the white board: bright and nearly gray. */
 function isBoard(r: number, g: number, b: number): boolean {
   const high = Math.max(r, g, b);
   const low = Math.min(r, g, b);
