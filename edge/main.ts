@@ -13,11 +13,30 @@
  * @module
  */
 import { setupLogging } from "../shared/log.ts";
-import { readConfig } from "./config.ts";
+import { ConfigError, type EdgeConfig, readConfig } from "./config.ts";
 import { startService } from "./service.ts";
 
+/**
+ * Reads the settings from the environment. A malformed setting prints one
+ * line that names it and stops the process with exit code 1, without a
+ * stack trace; where the runtime forbids exiting, the error is thrown.
+ */
+function readConfigOrExit(): EdgeConfig {
+  try {
+    return readConfig((name) => Deno.env.get(name));
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    console.error(`error: ${error.message}`);
+    try {
+      Deno.exit(1);
+    } catch {
+      throw error;
+    }
+  }
+}
+
 /** The settings read from the environment, for `server.ts`. */
-export const config = readConfig((name) => Deno.env.get(name));
+export const config = readConfigOrExit();
 
 await setupLogging({ level: config.logLevel });
 

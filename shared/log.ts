@@ -55,7 +55,13 @@ function readLevelFromEnv(): LogLevel | undefined {
   try {
     const value = Deno.env.get("LOG_LEVEL");
     const levels = ["trace", "debug", "info", "warning", "error", "fatal"];
-    return value && levels.includes(value) ? value as LogLevel : undefined;
+    if (!value) return undefined;
+    if (levels.includes(value)) return value as LogLevel;
+    console.error(
+      `warning: LOG_LEVEL="${value}" is invalid, so the default info applies. ` +
+        `Set one of ${levels.join(", ")}.`,
+    );
+    return undefined;
   } catch {
     // Without --allow-env the default level applies.
     return undefined;

@@ -1,7 +1,8 @@
 /**
  * The command line of `deno task serve`, run as a subprocess with the
  * task's own permissions: it listens on the documented HOST values, logs a
- * missing model folder once without a stack trace, serves 503 meanwhile, and
+ * missing model folder once without a stack trace, serves 503 meanwhile,
+ * exits with one line on an invalid setting, and
  * stops once when SIGTERM comes twice.
  *
  * The arguments come from the task in deno.json, and the server is started
@@ -159,4 +160,14 @@ Deno.test("serve task with HOST=localhost", async () => {
   } finally {
     await stopServer(server);
   }
+});
+
+Deno.test("serve task with an invalid setting stops with one line", async () => {
+  const server = startServer(await serveTaskArgs(), { HOST: "127.0.0.1", LOG_LEVEL: "loud" });
+  const status = await server.child.status;
+  await server.drained;
+  const lines = server.output().trim().split("\n");
+  assert.equal(status.code, 1);
+  assert.equal(lines.length, 1, server.output());
+  assert.match(lines[0], /^error: LOG_LEVEL="loud" is invalid\. Set one of trace, debug/);
 });
