@@ -19,7 +19,7 @@ import { startService } from "./service.ts";
 /**
  * Reads the settings from the environment. A malformed setting prints one
  * line that names it and stops the process with exit code 1, without a
- * stack trace; where the runtime forbids exiting, the error is thrown.
+ * stack trace. Where the runtime forbids exiting, the error is thrown.
  */
 function readConfigOrExit(): EdgeConfig {
   try {
