@@ -5,7 +5,8 @@
  * `tf.variableGrads` keeps every tensor made inside it until the backward
  * pass ends, including the activations of frozen layers that need no
  * gradient. For MobileNetV2 at 224 px with batch 32 those early, wide
- * activations fill the wasm heap (4 GiB at most) and the step traps. Running
+ * activations can fill the wasm heap (4 GiB at most): a step with
+ * `--trainable-from features.14` trapped without this runner. Running
  * the prefix first in inference mode, where tfjs frees each activation once
  * its readers are done, leaves only the boundary tensors (for
  * `--trainable-from features.11`, 14 x 14 x 64 per image) for the suffix

@@ -100,8 +100,10 @@ export async function trainStep(
 /**
  * Turns a WebAssembly trap of the wasm backend into an error that names the
  * setting to change. tfjs-backend-wasm's heap is limited (4 GiB at most, and its C++
- * kernels may fail past 2 GiB); MobileNetV2 training at 224 px with batch 16
- * or at 128 px with batch 32 trapped on a 2-core x86-64 machine.
+ * kernels may fail past 2 GiB). Training every layer of MobileNetV2 at 224 px
+ * with batch 16, or at 128 px with batch 32, trapped on a 2-core x86-64
+ * machine. Frozen layers run outside the tape (`prefix_runner.ts`), so
+ * fine-tuning the last blocks at 224 px with batch 32 fits.
  */
 function explainBackendFailure(error: unknown, batch: Batch): unknown {
   const isTrap = error instanceof Error &&
