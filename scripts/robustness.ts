@@ -17,12 +17,9 @@
 import { Command, Option } from "commander";
 import { BACKEND_NAMES, type BackendName, useBackend } from "../shared/backend.ts";
 import { decodeImage } from "../shared/image/decode.ts";
-import { DecoderPool } from "../shared/image/decoder_pool.ts";
 import { loadModelDir } from "../shared/model/io.ts";
-import { downscaleForCache } from "../shared/preprocess.ts";
-import { decodeAll, type DecodedSample } from "../train/data/loader.ts";
 import { runEval } from "../train/epoch.ts";
-import { labelsForModel, selectSamples, uncertainSummary } from "../train/evaluate.ts";
+import { decodeForModel, uncertainSummary } from "../train/evaluate.ts";
 import { metricsFromConfusion } from "../train/metrics.ts";
 import { SHIFTS } from "../train/shifts.ts";
 import { runCli } from "../train/cli.ts";
@@ -93,33 +90,18 @@ export function resultsTable(results: ShiftResult[]): string {
   ].join("\n");
 }
 
-async function decodeSelected(samples: DecodedSample["sample"][], minSide: number) {
-  const pool = new DecoderPool({ size: Math.max(1, navigator.hardwareConcurrency ?? 2) });
-  try {
-    const { decoded, skipped } = await decodeAll(samples, {
-      pool,
-      cacheMinSide: minSide,
-      downscale: downscaleForCache,
-    });
-    if (skipped.length > 0) console.error(`Skipped ${skipped.length} unreadable files.`);
-    return decoded;
-  } finally {
-    pool.close();
-  }
-}
-
 async function main(): Promise<number> {
   const command = robustnessCommand();
   command.parse(Deno.args, { from: "user" });
   const options = command.opts();
   await useBackend(options.backend as BackendName);
   const { model, metadata } = await loadModelDir(options.model);
-  const selected = await selectSamples(options as { data: string; subset: string });
-  const toModel = labelsForModel(metadata.classNames, selected.classNames);
-  const samples = selected.samples.map((sample) => ({ ...sample, label: toModel[sample.label] }));
   const { input, classNames } = metadata;
-  const minSide = Math.round(input.imgSize / input.resizeRatio);
-  const decoded = await decodeSelected(samples, minSide);
+  const { decoded } = await decodeForModel(
+    options as { data: string; split?: string; subset: string },
+    metadata,
+    { workers: Math.max(1, navigator.hardwareConcurrency ?? 2) },
+  );
   const background = await decodeImage(await Deno.readFile(options.background));
   const labels = decoded.map((d) => d.sample.label);
 

@@ -18,14 +18,14 @@ import { DecoderPool } from "../shared/image/decoder_pool.ts";
 import { getLogger } from "../shared/log.ts";
 import { type Sample, scanImageFolder } from "./data/image_folder.ts";
 import { readSplitDir } from "./data/split.ts";
-import { decodeAll } from "./data/loader.ts";
+import { decodeAll, type DecodeAllResult } from "./data/loader.ts";
 import { formatMetricsTable, metricsFromConfusion } from "./metrics.ts";
 import { runEval } from "./epoch.ts";
 import { writeJsonAtomic } from "./files.ts";
 import { writeConfusionPlot } from "./train_log.ts";
 import { runCli } from "./cli.ts";
 import { keptAt, topScores } from "./calibration.ts";
-import type { CalibrationSpec } from "../shared/model/metadata.ts";
+import type { CalibrationSpec, ModelMetadata } from "../shared/model/metadata.ts";
 
 const logger = getLogger(["waste-vision", "evaluate"]);
 const SUBSETS = ["train", "val", "test", "all"] as const;
@@ -125,21 +125,24 @@ export async function selectSamples(
   return { classNames: dataset.classNames, samples };
 }
 
-async function main(): Promise<number> {
-  const command = evaluateCommand();
-  command.parse(Deno.args, { from: "user" });
-  const options = command.opts();
-  const backend = await useBackend(options.backend as BackendName);
-  const { model, metadata } = await loadModelDir(options.model);
-  const selected = await selectSamples(options as { data: string; split?: string; subset: string });
+/**
+ * Selects the photos that `--data`, `--split` and `--subset` name, labels
+ * them with the model's class indices, and decodes them at the size the
+ * model's evaluation resize needs. Unreadable files are logged and skipped.
+ */
+export async function decodeForModel(
+  selection: { data: string; split?: string; subset: string },
+  metadata: Pick<ModelMetadata, "classNames" | "input">,
+  options: { workers: number },
+): Promise<DecodeAllResult> {
+  const selected = await selectSamples(selection);
   const toModel = labelsForModel(metadata.classNames, selected.classNames);
-  const classNames = metadata.classNames;
   const samples = selected.samples.map((sample) => ({ ...sample, label: toModel[sample.label] }));
   const { input } = metadata;
   const pool = new DecoderPool({ size: options.workers });
-  let decodedResult;
+  let result: DecodeAllResult;
   try {
-    decodedResult = await decodeAll(samples, {
+    result = await decodeAll(samples, {
       pool,
       cacheMinSide: Math.round(input.imgSize / input.resizeRatio),
       downscale: downscaleForCache,
@@ -147,13 +150,28 @@ async function main(): Promise<number> {
   } finally {
     pool.close();
   }
-  const { decoded, skipped } = decodedResult;
-  if (skipped.length > 0) {
+  if (result.skipped.length > 0) {
     logger.warn("Skipped {n} unreadable files: {list}", {
-      n: skipped.length,
-      list: skipped.map((s) => `${s.path} (${s.reason})`).join("; "),
+      n: result.skipped.length,
+      list: result.skipped.map((s) => `${s.path} (${s.reason})`).join("; "),
     });
   }
+  return result;
+}
+
+async function main(): Promise<number> {
+  const command = evaluateCommand();
+  command.parse(Deno.args, { from: "user" });
+  const options = command.opts();
+  const backend = await useBackend(options.backend as BackendName);
+  const { model, metadata } = await loadModelDir(options.model);
+  const classNames = metadata.classNames;
+  const { input } = metadata;
+  const { decoded, skipped } = await decodeForModel(
+    options as { data: string; split?: string; subset: string },
+    metadata,
+    { workers: options.workers },
+  );
   const preprocess = {
     imgSize: input.imgSize,
     mean: input.mean,
