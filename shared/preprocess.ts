@@ -161,8 +161,9 @@ export function preprocessForEval(image: RgbImage, config: PreprocessConfig): Fl
  * horizontal flip with probability `hflip`, optional color jitter and blur,
  * then normalization. The same generator state gives the same output. Draws
  * from `rng` in this order: two per crop attempt, two for the accepted box's
- * position, one for the flip, then five for color jitter and one or two for
- * the blur when those are on (so turning them off keeps earlier draws).
+ * position and one for the flip. Then come five for color jitter and one or
+ * two for the blur, only when those are on, so runs without them keep their
+ * draws.
  */
 export function augmentForTrain(
   image: RgbImage,

@@ -6,7 +6,7 @@
  * class that is never predicted has precision 0 and still counts in the macro
  * mean, as scikit-learn does with `zero_division=0`. A class that is neither
  * a label nor a prediction (when evaluating on a few classes only) is left
- * out of the macro means, as scikit-learn leaves out labels it never sees.
+ * out of the macro means, as in scikit-learn.
  *
  * @example
  * ```ts

@@ -132,7 +132,7 @@ const EQUALITY_CASES: { label: string; cbam: CbamPlacement; policy: FreezePolicy
 /** How the frozen prefix runs: in the tape, from the cache, or per batch outside the tape. */
 type PrefixMode = "tape" | "cache" | "runner";
 
-/** Trains a fresh seeded model for three SGD steps with the frozen prefix run as `mode` says. */
+/** Trains a fresh seeded model for three SGD steps with the frozen prefix run as `mode` selects. */
 async function trainThreeSteps(c: (typeof EQUALITY_CASES)[number], mode: PrefixMode) {
   const cached = mode === "cache";
   const data = samples(8);
