@@ -75,7 +75,10 @@ function evaluateCommand(): Command {
  * no class the model does not know.
  */
 export function labelsForModel(modelClasses: string[], dataClasses: string[]): number[] {
-  const unknown = dataClasses.filter((name) => !modelClasses.includes(name));
+  // Folder names match class names without regard to case ("Glass" is glass).
+  const lower = modelClasses.map((name) => name.toLowerCase());
+  const indexOf = (name: string) => lower.indexOf(name.toLowerCase());
+  const unknown = dataClasses.filter((name) => indexOf(name) < 0);
   if (unknown.length > 0) {
     throw new Error(
       `The data has class folders the model does not know: ${unknown.join(", ")}. ` +
@@ -89,7 +92,7 @@ export function labelsForModel(modelClasses: string[], dataClasses: string[]): n
       names: dataClasses.join(", "),
     });
   }
-  return dataClasses.map((name) => modelClasses.indexOf(name));
+  return dataClasses.map(indexOf);
 }
 
 /** Share of photos flagged uncertain under the model's calibration, and accuracy on the rest. */

@@ -17,3 +17,7 @@ Deno.test("labelsForModel names the class folders the model lacks", () => {
     /class folders the model does not know: organic, textile/,
   );
 });
+
+Deno.test("labelsForModel ignores the case of folder names", () => {
+  assert.deepEqual(labelsForModel(MODEL_CLASSES, ["Cardboard", "GLASS"]), [0, 1]);
+});
