@@ -90,10 +90,23 @@ export function resultsTable(results: ShiftResult[]): string {
   ].join("\n");
 }
 
+/** Reads and decodes the background photo, before any slow work, with an error that names the flag. */
+async function readBackground(path: string) {
+  try {
+    return await decodeImage(await Deno.readFile(path));
+  } catch (error) {
+    throw new Error(
+      `--background ${path}: cannot read or decode it (${(error as Error).message}). ` +
+        "Pass a JPEG, PNG or WebP photo, or leave the flag out for the default one.",
+    );
+  }
+}
+
 async function main(): Promise<number> {
   const command = robustnessCommand();
   command.parse(Deno.args, { from: "user" });
   const options = command.opts();
+  const background = await readBackground(options.background);
   await useBackend(options.backend as BackendName);
   const { model, metadata } = await loadModelDir(options.model);
   const { input, classNames } = metadata;
@@ -102,7 +115,6 @@ async function main(): Promise<number> {
     metadata,
     { workers: Math.max(1, navigator.hardwareConcurrency ?? 2) },
   );
-  const background = await decodeImage(await Deno.readFile(options.background));
   const labels = decoded.map((d) => d.sample.label);
 
   const results: ShiftResult[] = [];

@@ -7,7 +7,7 @@
  * The threshold is the lowest calibrated top score at which the val
  * predictions kept (top score at or above it) reach a target accuracy,
  * 97% by default: an app that requests a retake under it gets
- * answers that were right 97 times in 100 on val. When no threshold reaches
+ * predictions that were right 97 times in 100 on val. When no threshold reaches
  * the target, it falls back to the one with the highest accuracy on kept
  * predictions that still keeps half of them.
  *

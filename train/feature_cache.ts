@@ -136,6 +136,25 @@ export function buildSuffixModel(model: tf.LayersModel, plan: FrozenPrefixPlan):
   return tf.model({ inputs, outputs, name: `${model.name}_suffix` });
 }
 
+/**
+ * Runs `prefix` on `pixels` in inference mode and returns the values of
+ * each of its outputs. No tensor outlives the call.
+ */
+export async function runPrefix(
+  prefix: tf.LayersModel,
+  pixels: tf.Tensor4D,
+): Promise<Float32Array[]> {
+  const outputs = tf.tidy(() => {
+    const result = prefix.apply(pixels, { training: false }) as tf.Tensor | tf.Tensor[];
+    return Array.isArray(result) ? result : [result];
+  });
+  try {
+    return await Promise.all(outputs.map(async (output) => await output.data() as Float32Array));
+  } finally {
+    tf.dispose(outputs);
+  }
+}
+
 /** Returns the number of values per image of each boundary tensor. */
 function sizesPerImage(plan: FrozenPrefixPlan): number[] {
   return plan.boundary.map((tensor) =>
@@ -168,14 +187,8 @@ export class FeatureCache {
    * outputs as the activations of images `first`, `first + 1`, and so on.
    */
   async store(prefix: tf.LayersModel, pixels: tf.Tensor4D, first: number): Promise<void> {
-    const outputs = tf.tidy(() => {
-      const result = prefix.apply(pixels, { training: false }) as tf.Tensor | tf.Tensor[];
-      return Array.isArray(result) ? result : [result];
-    });
-    for (const [k, output] of outputs.entries()) {
-      this.values[k].set(await output.data() as Float32Array, first * this.sizes[k]);
-    }
-    tf.dispose(outputs);
+    const outputs = await runPrefix(prefix, pixels);
+    outputs.forEach((values, k) => this.values[k].set(values, first * this.sizes[k]));
   }
 
   /** Returns a batch of the cached activations of images `indices` with their labels. */

@@ -26,7 +26,12 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { getLogger } from "../shared/log.ts";
-import { buildSuffixModel, type FrozenPrefixPlan, planFrozenPrefix } from "./feature_cache.ts";
+import {
+  buildSuffixModel,
+  type FrozenPrefixPlan,
+  planFrozenPrefix,
+  runPrefix,
+} from "./feature_cache.ts";
 import type { Batch } from "./step.ts";
 
 const logger = getLogger(["waste-vision", "prefix-runner"]);
@@ -51,20 +56,18 @@ export class PrefixRunner {
    */
   async run(batch: Batch): Promise<Batch> {
     const { size, imgSize } = batch;
-    const outputs = tf.tidy(() => {
-      const pixels = tf.tensor4d(batch.x, [size, imgSize, imgSize, 3]);
-      const result = this.prefix.apply(pixels, { training: false }) as tf.Tensor | tf.Tensor[];
-      return Array.isArray(result) ? result : [result];
-    });
+    const pixels = tf.tensor4d(batch.x, [size, imgSize, imgSize, 3]);
+    let outputs: Float32Array[];
     try {
-      const features = await Promise.all(outputs.map(async (output, k) => ({
-        values: await output.data() as Float32Array,
-        shape: this.plan.boundary[k].shape.slice(1) as number[],
-      })));
-      return { ...batch, x: new Float32Array(0), features };
+      outputs = await runPrefix(this.prefix, pixels);
     } finally {
-      tf.dispose(outputs);
+      pixels.dispose();
     }
+    const features = outputs.map((values, k) => ({
+      values,
+      shape: this.plan.boundary[k].shape.slice(1) as number[],
+    }));
+    return { ...batch, x: new Float32Array(0), features };
   }
 }
 
